@@ -1,0 +1,1 @@
+"""The relational store: SQLAlchemy models, engine and schema migrations."""
