@@ -186,6 +186,20 @@ class ParentJob(Base):
     dagster_run_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
+class JobChild(Base):
+    """One row per child of a parent job that has reported: counted once, whatever retries do."""
+
+    __tablename__ = "job_children"
+
+    job_id: Mapped[str] = mapped_column(
+        ForeignKey("parent_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class JobEvent(Base):
     __tablename__ = "job_events"
     __table_args__ = (Index("ix_job_events_job_ts", "job_id", "id"),)

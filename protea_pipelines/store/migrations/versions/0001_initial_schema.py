@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 07:37:20.698257
+Create Date: 2026-12-04 07:48:21.640729
 """
 
 from alembic import op
@@ -134,6 +134,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('snapshot_id', 'go_id')
     )
+    op.create_table('job_children',
+    sa.Column('job_id', sa.String(length=36), nullable=False),
+    sa.Column('child_key', sa.String(length=200), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['parent_jobs.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('job_id', 'child_key')
+    )
     op.create_table('job_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('job_id', sa.String(length=36), nullable=False),
@@ -179,6 +188,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_job_events_job_ts')
 
     op.drop_table('job_events')
+    op.drop_table('job_children')
     op.drop_table('go_terms')
     op.drop_table('go_term_relations')
     op.drop_table('go_alt_ids')

@@ -1,0 +1,1 @@
+"""Dagster definitions of the export (installed as protea_pipelines.assets)."""

@@ -1,0 +1,19 @@
+"""The code location: every Dagster object of protea-pipelines in one Definitions."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from protea_pipelines.assets.export_job import export_research_dataset
+from protea_pipelines.assets.knn_asset import snapshot_knn, snapshot_knn_backfill
+from protea_pipelines.assets.schedules import build_schedule, schedule_settings
+from protea_pipelines.assets.sensors import snapshot_version_sensor
+from protea_pipelines.resources.search_backend import SearchBackendResource
+
+defs = dg.Definitions(
+    assets=[snapshot_knn],
+    jobs=[export_research_dataset, snapshot_knn_backfill],
+    sensors=[snapshot_version_sensor],
+    schedules=[build_schedule(schedule_settings())],
+    resources={"search": SearchBackendResource()},
+)

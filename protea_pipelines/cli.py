@@ -1,0 +1,147 @@
+"""The `protea-pipelines` command: loaders, the demo, exports and the job timeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from protea_pipelines import settings
+from protea_pipelines.errors import ProteaError
+from protea_pipelines.store.db import get_engine, session_scope
+
+app = typer.Typer(help="Export GO-term re-ranking datasets from protein embeddings.")
+jobs_app = typer.Typer(help="Parent jobs and their timelines.")
+db_app = typer.Typer(help="The store's schema.")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def _register_loaders() -> None:
+    from protea_pipelines.cli_load import featurize_command, load_app
+
+    app.add_typer(load_app, name="load", help="Load ontologies, annotations, sequences, vectors.")
+    app.command("featurize", help="Embed stored sequences with the hashed k-mer featurizer.")(
+        featurize_command
+    )
+
+
+_register_loaders()
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def fail(error: Exception) -> None:
+    console.print(f"[red]error:[/red] {error}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the store's schema to the newest migration."""
+    get_engine()
+    console.print(f"schema up to date at {settings.database_url()}", highlight=False)
+
+
+@app.command()
+def demo(
+    load_only: bool = typer.Option(False, help="Load the bundled data, do not export."),
+) -> None:
+    """Load the bundled yeast data, export the demo dataset and print a summary."""
+    from protea_pipelines.demo import load_demo_data
+    from protea_pipelines.demo_run import run_demo_export
+
+    try:
+        for line in load_demo_data():
+            console.print(f"loaded {line}", highlight=False)
+        if load_only:
+            return
+        outcome = run_demo_export()
+    except ProteaError as error:
+        fail(error)
+        return
+    console.print(outcome, highlight=False)
+
+
+@app.command("export")
+def export(payload_file: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    """Run the export described by a payload YAML file and wait for it to end."""
+    from protea_pipelines.export_launch import launch_export
+
+    payload: dict[str, Any] = yaml.safe_load(payload_file.read_text()) or {}
+    try:
+        outcome = launch_export(payload)
+    except ProteaError as error:
+        fail(error)
+        return
+    console.print(f"parent job  {outcome.job_id}", highlight=False)
+    console.print(f"status      {outcome.status}", highlight=False)
+    console.print(f"dataset     {outcome.dataset_path or '-'}", highlight=False)
+    if outcome.error:
+        console.print(f"error       {outcome.error}", highlight=False)
+    if outcome.status != "succeeded":
+        raise typer.Exit(code=1)
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """A parent job: status, progress, meta and error."""
+    from protea_pipelines.jobs.parent_job import job_as_dict
+    from protea_pipelines.store.models import ParentJob
+
+    with session_scope() as session:
+        job = session.get(ParentJob, job_id)
+        if job is None:
+            fail(ProteaError(f"no parent job {job_id}"))
+            return
+        data = job_as_dict(job)
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        return
+    table = Table(show_header=False)
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    console.print(table)
+
+
+@jobs_app.command("events")
+def jobs_events(
+    job_id: str,
+    as_json: bool = typer.Option(False, "--json"),
+    offset: int = typer.Option(0, min=0),
+    limit: int = typer.Option(1000, min=1, max=10000),
+) -> None:
+    """The timeline of a parent job, oldest first."""
+    from protea_pipelines.jobs.parent_job import event_as_dict, list_events
+    from protea_pipelines.store.models import ParentJob
+
+    with session_scope() as session:
+        if session.get(ParentJob, job_id) is None:
+            fail(ProteaError(f"no parent job {job_id}"))
+            return
+        events = [event_as_dict(e) for e in list_events(session, job_id, offset, limit)]
+    if as_json:
+        sys.stdout.write(json.dumps(events, indent=2, sort_keys=True) + "\n")
+        return
+    table = Table("time", "level", "event", "message")
+    for event in events:
+        table.add_row(event["ts"], event["level"], event["name"], event["message"])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

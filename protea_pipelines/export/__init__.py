@@ -1,0 +1,1 @@
+"""The research-dataset export: payload, lineage pairs, ground truth, candidates and output."""

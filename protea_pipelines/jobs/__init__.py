@@ -1,0 +1,1 @@
+"""Parent jobs and their event timeline: the rows a person follows an export by."""

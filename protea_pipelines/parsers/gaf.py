@@ -1,0 +1,109 @@
+"""Reader of GAF 2.0 / 2.1 / 2.2 annotation files, plain or gzipped.
+
+Malformed lines are yielded as SkippedLine (line number and reason) so a loader can count them;
+strict mode raises ParseError instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from protea_pipelines.errors import ParseError
+from protea_pipelines.parsers import SkippedLine, open_text
+
+GO_ID_PATTERN = re.compile(r"GO:\d{7}")
+ASPECTS = frozenset("PFC")
+MIN_COLUMNS = 15
+MAX_COLUMNS = 17
+
+
+@dataclass(frozen=True)
+class GafRecord:
+    accession: str
+    qualifier: str
+    is_negated: bool
+    go_id: str
+    reference: str
+    evidence_code: str
+    aspect: str
+    taxon: str
+    date: date
+    assigned_by: str
+    line_number: int
+
+
+def read_gaf_version(path: Path) -> str | None:
+    """The value of the `!gaf-version:` header line, None when the header has none."""
+    with open_text(path) as handle:
+        for line in handle:
+            if not line.startswith("!"):
+                break
+            tag, sep, value = line[1:].partition(":")
+            if sep and tag.strip().lower() == "gaf-version":
+                return value.strip()
+    return None
+
+
+def iter_gaf(path: Path, *, strict: bool = False) -> Iterator[GafRecord | SkippedLine]:
+    """Each data line of the file as a record, or as a SkippedLine when it is malformed."""
+    with open_text(path) as handle:
+        for line_number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\r\n")
+            if not line or line.startswith("!"):
+                continue
+            record = parse_gaf_line(line, line_number)
+            if isinstance(record, SkippedLine) and strict:
+                raise ParseError(str(path), line_number, record.message, line)
+            yield record
+
+
+def parse_gaf_line(line: str, line_number: int) -> GafRecord | SkippedLine:
+    columns = line.split("\t")
+    if not MIN_COLUMNS <= len(columns) <= MAX_COLUMNS:
+        return SkippedLine(
+            line_number,
+            "wrong column count",
+            f"found {len(columns)}, expected {MIN_COLUMNS} to {MAX_COLUMNS} tab-separated",
+        )
+    accession = columns[1].strip()
+    qualifier = columns[3].strip()
+    go_id = columns[4].strip()
+    evidence_code = columns[6].strip()
+    aspect = columns[8].strip()
+    if not accession:
+        return SkippedLine(line_number, "empty accession")
+    if not GO_ID_PATTERN.fullmatch(go_id):
+        return SkippedLine(line_number, "bad GO id", repr(go_id))
+    if not evidence_code:
+        return SkippedLine(line_number, "empty evidence code")
+    if aspect not in ASPECTS:
+        return SkippedLine(line_number, "unknown aspect", repr(aspect))
+    annotation_date = _parse_date(columns[13].strip())
+    if annotation_date is None:
+        return SkippedLine(line_number, "bad date", repr(columns[13].strip()))
+    return GafRecord(
+        accession=accession,
+        qualifier=qualifier,
+        is_negated="NOT" in qualifier.upper().split("|"),
+        go_id=go_id,
+        reference=columns[5].strip(),
+        evidence_code=evidence_code,
+        aspect=aspect,
+        taxon=columns[12].strip(),
+        date=annotation_date,
+        assigned_by=columns[14].strip(),
+        line_number=line_number,
+    )
+
+
+def _parse_date(text: str) -> date | None:
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Dagster resources of the export (installed as protea_pipelines.resources)."""
