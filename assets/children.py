@@ -4,7 +4,6 @@ Children return outcomes instead of raising on bad data: a mapped step that rais
 Dagster's collect, and the parent would never hear of the others. Only bugs raise.
 """
 
-from __future__ import annotations
 
 import dataclasses
 from pathlib import Path

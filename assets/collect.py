@@ -2,7 +2,6 @@
 op then writes the dataset and ends the parent job.
 """
 
-from __future__ import annotations
 
 import shutil
 import time

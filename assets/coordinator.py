@@ -4,7 +4,6 @@ PROTEA_EXPORT_MINIJOBS is read when the step runs: "0" or unset runs the whole e
 (export_coordinator.legacy_delegate); "1" yields one DynamicOutput per train and test version.
 """
 
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator

@@ -10,7 +10,7 @@ import dagster as dg
 from protea_pipelines.jobs.timeline import Forward, Timeline
 
 QUEUE_TAG = "dagster-celery/queue"
-PARENT_JOB_TAG = "protea/parent_job_id"
+from protea_pipelines.export_launch import PARENT_JOB_TAG  # noqa: F401  (re-exported)
 
 
 def forward_to(context: dg.OpExecutionContext) -> Forward:

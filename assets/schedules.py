@@ -1,6 +1,5 @@
 """The scheduled export of the newest snapshot versions; it skips when nothing new was loaded."""
 
-from __future__ import annotations
 
 import os
 from pathlib import Path

@@ -97,6 +97,26 @@ def export(payload_file: Path = typer.Argument(..., exists=True, dir_okay=False)
         raise typer.Exit(code=1)
 
 
+@app.command()
+def backfill(
+    first: str = typer.Option(..., "--from", help="First snapshot version key, e.g. goa_yeast.20091231"),
+    last: str = typer.Option(..., "--to", help="Last snapshot version key (inclusive)."),
+) -> None:
+    """Compute snapshot_knn for every snapshot version from --from to --to, one run each."""
+    from protea_pipelines.backfill import backfill_knn
+
+    try:
+        runs = backfill_knn(first, last)
+    except ProteaError as error:
+        fail(error)
+        return
+    for run in runs:
+        state = "ok" if run.success else "FAILED"
+        console.print(f"{run.partition}  run {run.run_id}  {state}", highlight=False)
+    if not all(run.success for run in runs):
+        raise typer.Exit(code=1)
+
+
 @jobs_app.command("show")
 def jobs_show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """A parent job: status, progress, meta and error."""

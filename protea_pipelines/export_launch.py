@@ -1,12 +1,71 @@
-"""Launch an export from a payload mapping and wait for its parent job to end."""
+"""Launch export_research_dataset on the local Dagster instance and wait for it to end.
+
+The parent job is created first and handed to the run as a tag, so that a run which Dagster
+refuses at launch (bad config) still ends its parent job with the reason.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from protea_pipelines.export.service import ExportOutcome, export_in_one_step
+from protea_pipelines.dagster_home import ensure_dagster_home
+from protea_pipelines.export.service import ExportOutcome, open_parent_job
+from protea_pipelines.jobs.parent_job import FAILED, finish_parent_job, record_event
+from protea_pipelines.store.db import session_scope
+from protea_pipelines.store.models import ParentJob
+
+PARENT_JOB_TAG = "protea/parent_job_id"
+
+
+def export_job_definition() -> Any:
+    """The job as the code location defines it (with its resources), for reconstruction."""
+    from protea_pipelines.assets.definitions import defs
+
+    return defs.resolve_job_def("export_research_dataset")
 
 
 def launch_export(payload: Mapping[str, Any]) -> ExportOutcome:
-    return export_in_one_step(payload)
+    import dagster as dg
+
+    ensure_dagster_home()
+    job_id = open_parent_job(payload)
+    run_config = {
+        "ops": {"export_coordinator": {"config": dict(payload)}},
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+    }
+    try:
+        with dg.DagsterInstance.get() as instance:
+            result = dg.execute_job(
+                dg.reconstructable(export_job_definition),
+                instance=instance,
+                run_config=run_config,
+                tags={PARENT_JOB_TAG: job_id},
+            )
+            run_id = result.run_id
+    except dg.DagsterInvalidConfigError as error:
+        reason = "; ".join(e.message for e in error.errors) or str(error)
+        _refuse(job_id, f"payload rejected at launch: {reason}")
+        return ExportOutcome(job_id, FAILED, None, reason)
+    return outcome_of(job_id, run_id)
+
+
+def _refuse(job_id: str, reason: str) -> None:
+    with session_scope() as session:
+        record_event(session, job_id, "error", "export_coordinator.failed", reason)
+        finish_parent_job(session, job_id, FAILED, "invalid_payload", reason)
+
+
+def outcome_of(job_id: str, run_id: str) -> ExportOutcome:
+    """Read the parent job after its run; a run that ended without ending it fails it."""
+    with session_scope() as session:
+        job = session.get(ParentJob, job_id)
+        assert job is not None
+        if job.status in ("queued", "running"):
+            finish_parent_job(
+                session, job_id, FAILED, "run_ended", f"Dagster run {run_id} ended first"
+            )
+            session.refresh(job)
+        return ExportOutcome(
+            job.id, job.status, (job.meta or {}).get("dataset_path"), job.error_message
+        )
