@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/knn.py
 
 ui: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/protea-pipelines ui
 
 clean:
 	rm -rf $(VENV) .protea .pytest_cache .mypy_cache .ruff_cache

@@ -4,10 +4,9 @@ Children return outcomes instead of raising on bad data: a mapped step that rais
 Dagster's collect, and the parent would never hear of the others. Only bugs raise.
 """
 
-
 import dataclasses
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -36,7 +35,9 @@ def retry_or_fail(context: dg.OpExecutionContext, error: TransientError) -> None
     """Retry a transient error with exponential backoff; after the last try it is a failure."""
     if context.retry_number < MAX_TRANSIENT_RETRIES:
         wait = 2.0**context.retry_number
-        context.log.warning(f"transient error, retry {context.retry_number + 1} in {wait}s: {error}")
+        context.log.warning(
+            f"transient error, retry {context.retry_number + 1} in {wait}s: {error}"
+        )
         raise dg.RetryRequested(max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=wait) from error
 
 
@@ -75,9 +76,7 @@ def knn_batch(
         attempt=context.retry_number + 1,
     )
     try:
-        result = run_knn_stage(
-            task.plan.settings, pair, search.build(task.plan.search_backend)
-        )
+        result = run_knn_stage(task.plan.settings, pair, search.build(task.plan.search_backend))
     except TransientError as error:
         retry_or_fail(context, error)
         yield dg.Output(fail_child(timeline, task, "knn", error))

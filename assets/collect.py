@@ -2,7 +2,6 @@
 op then writes the dataset and ends the parent job.
 """
 
-
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -78,7 +77,9 @@ def collect_export(
             level="warning",
             missing=[m["snapshot_pair"] for m in missing],
         )
-    paths = {o.snapshot_pair: str(o.candidates_path) for o in outcomes if o.ok and o.candidates_path}
+    paths = {
+        o.snapshot_pair: str(o.candidates_path) for o in outcomes if o.ok and o.candidates_path
+    }
     return dg.Output(
         WriteOrder(ticket.job_id, plan, paths, missing),
         metadata={"dispatched": dispatched, "succeeded": dispatched - failed, "failed": failed},

@@ -4,7 +4,6 @@ PROTEA_EXPORT_MINIJOBS is read when the step runs: "0" or unset runs the whole e
 (export_coordinator.legacy_delegate); "1" yields one DynamicOutput per train and test version.
 """
 
-
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -48,9 +47,7 @@ def export_coordinator(
     context: dg.OpExecutionContext, config: ExportConfig, search: SearchBackendResource
 ) -> Iterator[Any]:
     payload_data = config.payload_data()
-    job_id = adopt_parent_job(
-        payload_data, context.run_id, context.run.tags.get(PARENT_JOB_TAG)
-    )
+    job_id = adopt_parent_job(payload_data, context.run_id, context.run.tags.get(PARENT_JOB_TAG))
     context.instance.add_run_tags(context.run_id, {PARENT_JOB_TAG: job_id})
     timeline = timeline_for(context, job_id)
     timeline.emit("export_coordinator.start", f"parent job {job_id}", run_id=context.run_id)

@@ -7,10 +7,11 @@ from typing import Any
 
 import dagster as dg
 
+from protea_pipelines.export_launch import PARENT_JOB_TAG
 from protea_pipelines.jobs.timeline import Forward, Timeline
 
 QUEUE_TAG = "dagster-celery/queue"
-from protea_pipelines.export_launch import PARENT_JOB_TAG  # noqa: F401  (re-exported)
+__all__ = ["PARENT_JOB_TAG", "QUEUE_TAG", "forward_to", "timeline_for"]
 
 
 def forward_to(context: dg.OpExecutionContext) -> Forward:

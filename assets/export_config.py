@@ -5,7 +5,6 @@ the coordinator's pre-flight rejects an unknown backend with an event on the par
 timeline, which a launch-time error would never write.
 """
 
-
 from typing import Any
 
 import dagster as dg

@@ -5,7 +5,6 @@ the same settings then reuse them (child.export_knn_batch.noop). The settings de
 environment (PROTEA_KNN_*), so a backfill from the UI needs no config.
 """
 
-
 import os
 
 import dagster as dg

@@ -22,7 +22,9 @@ KEY_PATTERN = re.compile(r"^(?P<source>[A-Za-z0-9_-][A-Za-z0-9._-]*)\.(?P<versio
 def partition_key(source: str, version: int) -> str:
     key = f"{source}.{version}"
     if not KEY_PATTERN.match(key):
-        raise InputError("annotation_source", source, "cannot form a partition key", "[A-Za-z0-9._-]")
+        raise InputError(
+            "annotation_source", source, "cannot form a partition key", "[A-Za-z0-9._-]"
+        )
     return key
 
 

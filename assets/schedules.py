@@ -1,6 +1,5 @@
 """The scheduled export of the newest snapshot versions; it skips when nothing new was loaded."""
 
-
 import os
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """The sensor that registers each newly loaded annotation set as a snapshot version partition."""
 
-
 import dagster as dg
 from sqlalchemy import func, select
 

@@ -41,7 +41,9 @@ def partitions_in_range(instance: Any, first: str, last: str) -> list[str]:
     return list(keys[start : end + 1])
 
 
-def backfill_knn(first: str, last: str, run_config: dict[str, Any] | None = None) -> list[BackfillRun]:
+def backfill_knn(
+    first: str, last: str, run_config: dict[str, Any] | None = None
+) -> list[BackfillRun]:
     import dagster as dg
 
     from protea_pipelines.assets.partitions import register_snapshot_partitions

@@ -99,7 +99,9 @@ def export(payload_file: Path = typer.Argument(..., exists=True, dir_okay=False)
 
 @app.command()
 def backfill(
-    first: str = typer.Option(..., "--from", help="First snapshot version key, e.g. goa_yeast.20091231"),
+    first: str = typer.Option(
+        ..., "--from", help="First snapshot version key, e.g. goa_yeast.20091231"
+    ),
     last: str = typer.Option(..., "--to", help="Last snapshot version key (inclusive)."),
 ) -> None:
     """Compute snapshot_knn for every snapshot version from --from to --to, one run each."""
@@ -115,6 +117,25 @@ def backfill(
         console.print(f"{run.partition}  run {run.run_id}  {state}", highlight=False)
     if not all(run.success for run in runs):
         raise typer.Exit(code=1)
+
+
+@app.command()
+def ui(
+    host: str = typer.Option("127.0.0.1", help="Address the web UI listens on."),
+    port: int = typer.Option(3000, help="Port of the web UI."),
+) -> None:
+    """Serve the code location with `dagster dev` (web UI, daemon, schedules and sensors)."""
+    import os
+    import shutil
+
+    from protea_pipelines.dagster_home import REPO_ROOT, ensure_dagster_home
+
+    os.environ["PROTEA_HOME"] = str(settings.protea_home())
+    home = ensure_dagster_home()
+    dagster = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
+    console.print(f"DAGSTER_HOME={home}; UI at http://{host}:{port}", highlight=False)
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", host, "-p", str(port)])
 
 
 @jobs_app.command("show")

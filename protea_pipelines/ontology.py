@@ -99,7 +99,7 @@ _cache: dict[tuple[str, int], Ontology] = {}
 
 def load_ontology_graph(session: Session, snapshot_id: int) -> Ontology:
     """Read one snapshot's terms, edges and alt ids; cached per database and process."""
-    key = (str(session.get_bind().url), snapshot_id)
+    key = (str(session.get_bind().engine.url), snapshot_id)
     cached = _cache.get(key)
     if cached is not None:
         return cached

@@ -36,9 +36,7 @@ def build_pair_candidates(
     rows: list[tuple[Any, ...]] = []
     for (aspect, query), group in knn_table.groupby(["aspect", "protein_accession"], sort=True):
         rows.extend(
-            _rows_of_query(
-                inputs, str(aspect), str(query), group, k, expand_votes_to_ancestors
-            )
+            _rows_of_query(inputs, str(aspect), str(query), group, k, expand_votes_to_ancestors)
         )
     rows.sort(key=lambda row: (row[1], row[2], row[3]))
     return pd.DataFrame.from_records(rows, columns=list(COLUMNS))
@@ -98,9 +96,7 @@ def _rows_of_query(
         )
 
 
-def _voted_terms(
-    ontology: Ontology, pool: ReferencePool, neighbour: str, expand: bool
-) -> set[str]:
+def _voted_terms(ontology: Ontology, pool: ReferencePool, neighbour: str, expand: bool) -> set[str]:
     terms = set(pool.terms_of(neighbour))
     if expand:
         terms = ontology.propagate(terms)

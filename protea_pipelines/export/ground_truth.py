@@ -46,9 +46,7 @@ def _by_aspect(ontology: Ontology, terms: set[str]) -> dict[str, frozenset[str]]
     return {aspect: frozenset(values) for aspect, values in grouped.items()}
 
 
-def _negated_closure(
-    ontology: Ontology, statements: Iterable[Statement]
-) -> dict[str, set[str]]:
+def _negated_closure(ontology: Ontology, statements: Iterable[Statement]) -> dict[str, set[str]]:
     excluded: dict[str, set[str]] = defaultdict(set)
     for s in statements:
         if s.is_negated:

@@ -112,9 +112,7 @@ def plan_export(
         for split, version in payload.versions
     )
 
-    pivot = derive_pivot_annotation_set(
-        session, payload.annotation_source, payload.train_versions
-    )
+    pivot = derive_pivot_annotation_set(session, payload.annotation_source, payload.train_versions)
     if payload.annotation_set_id is not None and payload.annotation_set_id != pivot:
         raise InputError(
             "annotation_set_id",

@@ -88,9 +88,7 @@ def validate_and_plan(
         raise
 
 
-def fail_parent(
-    timeline: Timeline, code: str, message: str, event: str, **fields: Any
-) -> None:
+def fail_parent(timeline: Timeline, code: str, message: str, event: str, **fields: Any) -> None:
     timeline.emit(event, message, level="error", error_code=code, **fields)
     with session_scope() as session:
         finish_parent_job(session, timeline.job_id, FAILED, code, message)

@@ -29,7 +29,9 @@ class Statement:
         return self.evidence_code in EXPERIMENTAL_EVIDENCE
 
 
-def read_statements(session: Session, annotation_set_id: int, ontology: Ontology) -> list[Statement]:
+def read_statements(
+    session: Session, annotation_set_id: int, ontology: Ontology
+) -> list[Statement]:
     """Every stored statement of a set, alt ids mapped, obsolete and unknown terms dropped.
 
     The aspect is the term's namespace in the export's ontology, not the GAF column, so one

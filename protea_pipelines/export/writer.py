@@ -82,11 +82,15 @@ def write_dataset(
 
 def _split_table(pairs: tuple[LineagePair, ...], frames: dict[str, pd.DataFrame]) -> pa.Table:
     """Pairs in version order; each pair's rows are sorted already."""
-    ordered = [frames[p.name] for p in sorted(pairs, key=lambda p: p.current.version) if p.name in frames]
+    ordered = [
+        frames[p.name] for p in sorted(pairs, key=lambda p: p.current.version) if p.name in frames
+    ]
     if not ordered:
         return DATASET_SCHEMA.empty_table()
     combined = pd.concat(ordered, ignore_index=True)[list(COLUMNS)]
-    return pa.Table.from_pandas(combined, schema=DATASET_SCHEMA, preserve_index=False).replace_schema_metadata(None)
+    return pa.Table.from_pandas(
+        combined, schema=DATASET_SCHEMA, preserve_index=False
+    ).replace_schema_metadata(None)
 
 
 def _write_parquet(table: pa.Table, path: Path) -> dict[str, Any]:
@@ -104,9 +108,7 @@ def build_manifest(
     missing: list[dict[str, str]],
 ) -> dict[str, Any]:
     payload = plan.payload
-    label_counts = {
-        split: _label_counts(table) for split, table in splits.items()
-    }
+    label_counts = {split: _label_counts(table) for split, table in splits.items()}
     return {
         "name": payload.output_name,
         "k": payload.k,

@@ -29,7 +29,9 @@ class FailureReport:
     parent_failed_now: bool
 
 
-def claim_child(session: Session, job_id: str, child_key: str, state: str, error: str | None) -> bool:
+def claim_child(
+    session: Session, job_id: str, child_key: str, state: str, error: str | None
+) -> bool:
     """Insert the child's row unless it exists; True when this call inserted it."""
     values: dict[str, Any] = {
         "job_id": job_id,

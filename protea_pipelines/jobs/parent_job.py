@@ -97,7 +97,9 @@ def record_event(
     message: str = "",
     fields: dict[str, Any] | None = None,
 ) -> None:
-    session.add(JobEvent(job_id=job_id, level=level, name=name, message=message, fields=fields or {}))
+    session.add(
+        JobEvent(job_id=job_id, level=level, name=name, message=message, fields=fields or {})
+    )
     session.flush()
 
 
@@ -131,7 +133,9 @@ def event_as_dict(event: JobEvent) -> dict[str, Any]:
     }
 
 
-def list_events(session: Session, job_id: str, offset: int = 0, limit: int = 1000) -> list[JobEvent]:
+def list_events(
+    session: Session, job_id: str, offset: int = 0, limit: int = 1000
+) -> list[JobEvent]:
     return list(
         session.scalars(
             select(JobEvent)

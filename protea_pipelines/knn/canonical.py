@@ -67,6 +67,8 @@ class _Pool:
     refs: np.ndarray
     query_norms: np.ndarray
     ref_norms: np.ndarray
+    unit_queries: np.ndarray
+    unit_refs: np.ndarray
     ref_rank: np.ndarray
     query_code: np.ndarray
     ref_code: np.ndarray
@@ -96,8 +98,7 @@ def exact_neighbours(
     if n_q == 0 or n_r == 0:
         return out
 
-    unit_q = similarity.unit_float32(pool.queries, pool.query_norms)
-    unit_r = similarity.unit_float32(pool.refs, pool.ref_norms)
+    unit_q, unit_r = pool.unit_queries, pool.unit_refs
     pending = np.arange(n_q)
     width = k + 1 + candidate_margin(k)
     widened = 0
@@ -150,11 +151,15 @@ def _prepare(
     ref_rank = np.empty(len(r_ids), dtype=np.int64)
     if r_ids:
         ref_rank[np.argsort(np.asarray(r_ids, dtype=str), kind="stable")] = np.arange(len(r_ids))
+    query_norms, unit_queries = similarity.normalise_rows(queries, "query_vectors", q_ids)
+    ref_norms, unit_refs = similarity.normalise_rows(refs, "ref_vectors", r_ids)
     return _Pool(
         queries=queries,
         refs=refs,
-        query_norms=similarity.row_norms(queries, "query_vectors", q_ids),
-        ref_norms=similarity.row_norms(refs, "ref_vectors", r_ids),
+        query_norms=query_norms,
+        ref_norms=ref_norms,
+        unit_queries=unit_queries,
+        unit_refs=unit_refs,
         ref_rank=ref_rank,
         query_code=query_code,
         ref_code=ref_code,
@@ -210,8 +215,7 @@ def _rerank(pool: _Pool, rows: np.ndarray, proposal: np.ndarray, out: Neighbours
         q = rows[start : start + step]
         cand = proposal[start : start + step]
         unit_q = similarity.unit_rows(pool.queries[q], pool.query_norms[q])
-        unit_r = similarity.unit_rows(pool.refs[cand], pool.ref_norms[cand])
-        dist = similarity.distances_to(unit_q, unit_r)
+        dist = similarity.candidate_distances(unit_q, pool.refs, pool.ref_norms, cand)
 
         worst = dist.max(axis=1)
         dist[pool.ref_code[cand] == pool.query_code[q][:, None]] = np.inf

@@ -4,7 +4,8 @@ elementwise and summed along the vector.
 No BLAS here on purpose: a matmul's blocking (and so its rounding) can change with the batch
 shape, the library and the CPU, while an elementwise product followed by numpy's pairwise sum
 along the last, contiguous axis gives each (query, reference) pair the same bits wherever
-and however it is computed.
+and however it is computed. Work arrays are kept to a few MB and reused: at this size the
+passes stay in cache, and large temporaries would cost more in page faults than in arithmetic.
 """
 
 from __future__ import annotations
@@ -13,18 +14,33 @@ import numpy as np
 
 from protea_pipelines.errors import InputError
 
-# Bound on each float64 work array, so memory stays flat whatever the pool size.
-WORK_BYTES = 32 * 2**20
+WORK_BYTES = 4 * 2**20
 
 
-def row_norms(vectors: np.ndarray, field: str, ids: list[str]) -> np.ndarray:
-    """float64 L2 norm of every row; raises InputError naming the first unusable row."""
+def normalise_rows(
+    vectors: np.ndarray, field: str, ids: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 L2 norms, C-contiguous float32 unit rows) in one pass over `vectors`.
+
+    Raises InputError naming the first row that has no direction (zero, NaN, infinite).
+    """
     n, d = vectors.shape
     norms = np.empty(n, dtype=np.float64)
-    step = max(1, WORK_BYTES // (8 * max(d, 1)))
+    unit32 = np.empty((n, d), dtype=np.float32)
+    step = _rows_per_block(d)
+    rows_buf = np.empty(step * d, dtype=np.float64)
+    squares_buf = np.empty(step * d, dtype=np.float64)
     for start in range(0, n, step):
-        rows = vectors[start : start + step].astype(np.float64)
-        norms[start : start + step] = np.sqrt((rows * rows).sum(axis=-1))
+        stop = min(start + step, n)
+        rows = rows_buf[: (stop - start) * d].reshape(stop - start, d)
+        squares = squares_buf[: rows.size].reshape(rows.shape)
+        np.copyto(rows, vectors[start:stop])
+        np.multiply(rows, rows, out=squares)
+        block_norms = np.sqrt(squares.sum(axis=-1))
+        norms[start:stop] = block_norms
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(rows, block_norms[:, None], out=rows)
+        unit32[start:stop] = rows
 
     bad = ~np.isfinite(norms) | (norms == 0.0)
     if bad.any():
@@ -36,47 +52,49 @@ def row_norms(vectors: np.ndarray, field: str, ids: list[str]) -> np.ndarray:
         else:
             problem = "vector norm overflows float64"
         raise InputError(field, ids[first], f"{problem} (row {first})")
-    return norms
+    return norms, unit32
 
 
 def unit_rows(vectors: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """Rows in float64 divided by their norms (vectors (..., d), norms (...))."""
-    return vectors.astype(np.float64) / norms[..., None]
-
-
-def unit_float32(vectors: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """C-contiguous float32 unit rows: what a backend searches."""
-    out = np.empty(vectors.shape, dtype=np.float32)
-    step = max(1, WORK_BYTES // (8 * max(vectors.shape[1], 1)))
-    for start in range(0, vectors.shape[0], step):
-        stop = start + step
-        out[start:stop] = unit_rows(vectors[start:stop], norms[start:stop])
+    """Rows in float64 divided by their norms (vectors (..., d), norms (...)); a new array."""
+    out = vectors.astype(np.float64)
+    np.divide(out, norms[..., None], out=out)
     return out
 
 
-def distances_to(unit_queries: np.ndarray, unit_refs: np.ndarray) -> np.ndarray:
-    """1 - similarity, clipped at 0, for each query row against its reference rows.
-
-    unit_queries (g, d) against unit_refs (g, m, d) gives (g, m); against (m, d), every
-    query is compared with all m rows. Rounding can put the similarity of a vector with
-    itself a hair above 1; the clip keeps distances non-negative.
-    """
-    if unit_refs.ndim == 2:
-        unit_refs = unit_refs[None, :, :]
-    sims = (unit_refs * unit_queries[:, None, :]).sum(axis=-1)
-    return np.maximum(1.0 - sims, 0.0)
+def candidate_distances(
+    unit_queries: np.ndarray, refs: np.ndarray, ref_norms: np.ndarray, cand: np.ndarray
+) -> np.ndarray:
+    """(g, m) distances of each query row (g, d) to its own candidates cand (g, m)."""
+    block = unit_rows(refs[cand], ref_norms[cand])
+    np.multiply(block, unit_queries[:, None, :], out=block)
+    return _distances(block.sum(axis=-1))
 
 
 def distances_to_all(
-    unit_queries: np.ndarray, ref_vectors: np.ndarray, ref_norms: np.ndarray
+    unit_queries: np.ndarray, refs: np.ndarray, ref_norms: np.ndarray
 ) -> np.ndarray:
-    """(g, n_r) canonical distances of a few queries to the whole reference set."""
+    """(g, n_r) distances of a few query rows (g, d) to every reference."""
     g, d = unit_queries.shape
-    n_r = ref_vectors.shape[0]
+    n_r = refs.shape[0]
     out = np.empty((g, n_r), dtype=np.float64)
-    step = max(1, WORK_BYTES // (8 * d * max(g, 1)))
+    step = max(1, _rows_per_block(d) // max(g, 1))
+    product_buf = np.empty(g * step * d, dtype=np.float64)
     for start in range(0, n_r, step):
         stop = min(start + step, n_r)
-        refs = unit_rows(ref_vectors[start:stop], ref_norms[start:stop])
-        out[:, start:stop] = distances_to(unit_queries, refs)
-    return out
+        block = unit_rows(refs[start:stop], ref_norms[start:stop])
+        product = product_buf[: g * block.size].reshape(g, stop - start, d)
+        np.multiply(block[None, :, :], unit_queries[:, None, :], out=product)
+        out[:, start:stop] = product.sum(axis=-1)
+    return _distances(out)
+
+
+def _distances(sims: np.ndarray) -> np.ndarray:
+    # 1 - similarity, clipped at 0: rounding can put a vector's similarity with itself (or a
+    # copy) a hair above 1.
+    np.subtract(1.0, sims, out=sims)
+    return np.maximum(sims, 0.0, out=sims)
+
+
+def _rows_per_block(d: int) -> int:
+    return max(1, WORK_BYTES // (8 * max(d, 1)))

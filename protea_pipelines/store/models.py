@@ -8,7 +8,7 @@ columns of the coordinator contract.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -30,7 +30,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class OntologySnapshot(Base):
@@ -52,7 +52,9 @@ class GoTerm(Base):
     __table_args__ = (UniqueConstraint("snapshot_id", "go_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    snapshot_id: Mapped[int] = mapped_column(ForeignKey("ontology_snapshots.id", ondelete="CASCADE"))
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("ontology_snapshots.id", ondelete="CASCADE")
+    )
     go_id: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(Text)
     aspect: Mapped[str] = mapped_column(String(1))
@@ -106,9 +108,7 @@ class Annotation(Base):
 
     __tablename__ = "annotations"
     __table_args__ = (
-        UniqueConstraint(
-            "annotation_set_id", "accession", "go_id", "evidence_code", "is_negated"
-        ),
+        UniqueConstraint("annotation_set_id", "accession", "go_id", "evidence_code", "is_negated"),
         Index("ix_annotations_set_accession", "annotation_set_id", "accession"),
     )
 

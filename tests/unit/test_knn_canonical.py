@@ -26,8 +26,8 @@ def accessions(prefix: str, n: int) -> list[str]:
 
 def brute_force(queries, query_ids, refs, ref_ids, k) -> Neighbours:
     """Every pair scored with the canonical similarity, then sorted in Python."""
-    q_norms = similarity.row_norms(queries, "q", query_ids)
-    r_norms = similarity.row_norms(refs, "r", ref_ids)
+    q_norms, _ = similarity.normalise_rows(queries, "q", query_ids)
+    r_norms, _ = similarity.normalise_rows(refs, "r", ref_ids)
     dist = similarity.distances_to_all(similarity.unit_rows(queries, q_norms), refs, r_norms)
     indices = np.full((len(query_ids), k), -1, dtype=np.int64)
     distances = np.full((len(query_ids), k), np.nan)
@@ -211,23 +211,24 @@ def test_empty_pool_and_no_queries() -> None:
 
 def test_canonical_similarity_is_the_same_whatever_the_batch() -> None:
     rng = np.random.default_rng(12)
-    refs = rng.standard_normal((200, 1280)).astype(np.float32)
-    queries = rng.standard_normal((9, 1280)).astype(np.float32)
-    r_norms = similarity.row_norms(refs, "r", [str(i) for i in range(200)])
-    q_norms = similarity.row_norms(queries, "q", [str(i) for i in range(9)])
+    refs = rng.standard_normal((2000, 320)).astype(np.float32)
+    queries = rng.standard_normal((9, 320)).astype(np.float32)
+    r_norms, r_unit32 = similarity.normalise_rows(refs, "r", [str(i) for i in range(2000)])
+    q_norms, _ = similarity.normalise_rows(queries, "q", [str(i) for i in range(9)])
     unit_q = similarity.unit_rows(queries, q_norms)
 
     everything = similarity.distances_to_all(unit_q, refs, r_norms)
-    cand = rng.integers(0, 200, (9, 17))
-    gathered = similarity.distances_to(unit_q, similarity.unit_rows(refs[cand], r_norms[cand]))
-    single = similarity.distances_to(
-        unit_q[4:5], similarity.unit_rows(refs[None, 123:124], r_norms[None, 123:124])
-    )
+    cand = rng.integers(0, 2000, (9, 17))
+    gathered = similarity.candidate_distances(unit_q, refs, r_norms, cand)
+    single = similarity.candidate_distances(unit_q[4:5], refs, r_norms, np.array([[1234]]))
+    one_norm, _ = similarity.normalise_rows(refs[1234:1235], "r", ["x"])
 
     assert np.array_equal(gathered, np.take_along_axis(everything, cand, axis=1))
-    assert single[0, 0] == everything[4, 123]
-    blas = 1 - unit_q @ similarity.unit_rows(refs, r_norms).T
-    assert np.abs(everything - blas).max() < 1e-12
+    assert single[0, 0] == everything[4, 1234]
+    assert one_norm[0] == r_norms[1234]
+    unit64 = similarity.unit_rows(refs, r_norms)
+    assert np.array_equal(r_unit32, unit64.astype(np.float32))
+    assert np.abs(everything - (1 - unit_q @ unit64.T)).max() < 1e-12
 
 
 def valid_inputs() -> dict:
