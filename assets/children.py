@@ -13,9 +13,10 @@ import dagster as dg
 
 from protea_pipelines import settings
 from protea_pipelines.assets.dagster_log import QUEUE_TAG, timeline_for
+from protea_pipelines.assets.orphans import adopt_reexecution
 from protea_pipelines.assets.partitions import partition_key
 from protea_pipelines.assets.tasks import ChildOutcome, PairTask
-from protea_pipelines.errors import ProteaError, TransientError
+from protea_pipelines.errors import ProteaError, is_transient
 from protea_pipelines.export.stages import (
     KnnStageResult,
     run_candidate_stage,
@@ -31,14 +32,33 @@ KNN_ASSET = dg.AssetKey("snapshot_knn")
 MAX_TRANSIENT_RETRIES = 3
 
 
-def retry_or_fail(context: dg.OpExecutionContext, error: TransientError) -> None:
-    """Retry a transient error with exponential backoff; after the last try it is a failure."""
-    if context.retry_number < MAX_TRANSIENT_RETRIES:
-        wait = 2.0**context.retry_number
-        context.log.warning(
-            f"transient error, retry {context.retry_number + 1} in {wait}s: {error}"
-        )
-        raise dg.RetryRequested(max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=wait) from error
+def handle_child_error(
+    context: dg.OpExecutionContext, timeline: Timeline, task: PairTask, stage: str, error: Exception
+) -> ChildOutcome:
+    """Turn a child's error into its outcome, a retry, or (for a bug) a step failure.
+
+    Transient errors are retried with exponential backoff; after the last try, and for bad
+    data at once, the child fails and reports to its parent. Anything else is a bug and raises.
+    """
+    if is_transient(error):
+        if context.retry_number < MAX_TRANSIENT_RETRIES:
+            wait = 2.0**context.retry_number
+            timeline.emit(
+                "child.retrying",
+                f"{task.pair.name}: transient error, retry {context.retry_number + 1} "
+                f"in {wait:.0f}s: {error}",
+                level="warning",
+                stage=stage,
+                snapshot_pair=task.pair.name,
+                attempt=context.retry_number + 1,
+            )
+            raise dg.RetryRequested(
+                max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=wait
+            ) from error
+        return fail_child(timeline, task, stage, error)
+    if isinstance(error, ProteaError):
+        return fail_child(timeline, task, stage, error)
+    raise error
 
 
 def fail_child(timeline: Timeline, task: PairTask, stage: str, error: Exception) -> ChildOutcome:
@@ -66,6 +86,7 @@ def fail_child(timeline: Timeline, task: PairTask, stage: str, error: Exception)
 def knn_batch(
     context: dg.OpExecutionContext, task: PairTask, search: SearchBackendResource
 ) -> Iterator[Any]:
+    adopt_reexecution(context, task.job_id)
     timeline = timeline_for(context, task.job_id)
     pair = task.pair
     timeline.emit(
@@ -77,12 +98,8 @@ def knn_batch(
     )
     try:
         result = run_knn_stage(task.plan.settings, pair, search.build(task.plan.search_backend))
-    except TransientError as error:
-        retry_or_fail(context, error)
-        yield dg.Output(fail_child(timeline, task, "knn", error))
-        return
-    except ProteaError as error:
-        yield dg.Output(fail_child(timeline, task, "knn", error))
+    except Exception as error:
+        yield dg.Output(handle_child_error(context, timeline, task, "knn", error))
         return
 
     _emit_knn_outcome(timeline, task, result)
@@ -142,17 +159,15 @@ def pair_features(context: dg.OpExecutionContext, outcome: ChildOutcome) -> dg.O
     if not outcome.ok or outcome.knn_path is None:
         return dg.Output(outcome, metadata={"skipped": "the KNN stage failed"})
     task = outcome.task
+    adopt_reexecution(context, task.job_id)
     timeline = timeline_for(context, task.job_id)
     knn = KnnStageResult(task.pair.name, outcome.knn_path, outcome.knn_reused, 0, 0, 0.0)
     try:
         frame, summary = run_candidate_stage(task.plan.settings, task.pair, knn)
         path = candidates_path(task)
         save_candidates(frame, path)
-    except TransientError as error:
-        retry_or_fail(context, error)
-        return dg.Output(fail_child(timeline, task, "features", error))
-    except ProteaError as error:
-        return dg.Output(fail_child(timeline, task, "features", error))
+    except Exception as error:
+        return dg.Output(handle_child_error(context, timeline, task, "features", error))
     timeline.emit(
         "child.pair_features.done",
         f"{task.pair.name}: {summary.n_rows} rows, {summary.n_positive} positive",

@@ -11,6 +11,7 @@ import dagster as dg
 
 from protea_pipelines import settings
 from protea_pipelines.assets.dagster_log import QUEUE_TAG, timeline_for
+from protea_pipelines.assets.orphans import adopt_reexecution
 from protea_pipelines.assets.tasks import ChildOutcome, ExportTicket
 from protea_pipelines.export.plan import ExportPlan
 from protea_pipelines.export.policy import export_fails
@@ -43,6 +44,7 @@ def collect_export(
     if ticket.mode == "legacy" or ticket.plan is None:
         return dg.Output(WriteOrder(ticket.job_id, None), metadata={"mode": ticket.mode})
     plan = ticket.plan
+    adopt_reexecution(context, ticket.job_id)
     timeline = timeline_for(context, ticket.job_id)
 
     by_pair = {o.snapshot_pair: o for o in outcomes}
@@ -99,6 +101,7 @@ def _parent_ended(job_id: str) -> bool:
 def write_export(context: dg.OpExecutionContext, order: WriteOrder) -> dg.Output[str]:
     if order.skip or order.plan is None:
         return dg.Output("", metadata={"skipped": "the coordinator exported in one step"})
+    adopt_reexecution(context, order.job_id)
     timeline = timeline_for(context, order.job_id)
     started = time.perf_counter()
     try:

@@ -11,6 +11,7 @@ import dagster as dg
 from protea_pipelines.assets.children import knn_batch, pair_features
 from protea_pipelines.assets.collect import collect_export, write_export
 from protea_pipelines.assets.coordinator import export_coordinator
+from protea_pipelines.assets.orphans import end_parent_on_step_failure
 from protea_pipelines.demo import demo_payload
 
 PRELOADED_MODULES = ["protea_pipelines.assets.definitions"]
@@ -34,6 +35,7 @@ def demo_run_config() -> dict[str, object]:
     executor_def=export_executor,
     config=demo_run_config(),
     tags={"protea/operation": "export_research_dataset"},
+    hooks={end_parent_on_step_failure},
     description="Export train.parquet, eval.parquet and manifest.json for a set of versions.",
 )
 def export_research_dataset() -> None:

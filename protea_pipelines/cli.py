@@ -159,6 +159,22 @@ def jobs_show(job_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
     console.print(table)
 
 
+@jobs_app.command("reap")
+def jobs_reap() -> None:
+    """End parent jobs whose Dagster run has ended, vanished or lost its process."""
+    import dagster as dg
+
+    from protea_pipelines.assets.orphans import reap_with_instance
+    from protea_pipelines.dagster_home import ensure_dagster_home
+
+    ensure_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        reaped = reap_with_instance(instance)
+    for item in reaped:
+        console.print(f"{item.job_id} -> {item.status}: {item.reason}", highlight=False)
+    console.print(f"{len(reaped)} orphaned parent job(s) ended", highlight=False)
+
+
 @jobs_app.command("events")
 def jobs_events(
     job_id: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,3 +49,24 @@ class TransientError(ProteaError):
     """A failure worth retrying: a dropped connection, a busy file."""
 
     code = "transient"
+
+
+TRANSIENT_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ETXTBSY, errno.EINTR})
+TRANSIENT_DB_MESSAGES = ("database is locked", "server closed the connection", "connection")
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure that may pass on a retry: a dropped database connection, a busy file.
+
+    Bad data is never transient: retrying it would only fail the same way, later.
+    """
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(error, TransientError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.DisconnectionError)):
+        text = str(error).lower()
+        return any(message in text for message in TRANSIENT_DB_MESSAGES)
+    return isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS

@@ -12,6 +12,7 @@ from typing import Any
 from protea_pipelines.dagster_home import ensure_dagster_home
 from protea_pipelines.export.service import ExportOutcome, open_parent_job
 from protea_pipelines.jobs.parent_job import FAILED, finish_parent_job, record_event
+from protea_pipelines.jobs.reaper import launcher_identity
 from protea_pipelines.store.db import session_scope
 from protea_pipelines.store.models import ParentJob
 
@@ -29,7 +30,7 @@ def launch_export(payload: Mapping[str, Any]) -> ExportOutcome:
     import dagster as dg
 
     ensure_dagster_home()
-    job_id = open_parent_job(payload)
+    job_id = open_parent_job(payload, meta=launcher_identity())
     run_config = {
         "ops": {"export_coordinator": {"config": dict(payload)}},
         "loggers": {"console": {"config": {"log_level": "INFO"}}},

@@ -41,12 +41,18 @@ class ExportOutcome:
 
 
 def open_parent_job(
-    payload_data: Mapping[str, Any], dagster_run_id: str | None = None, job_id: str | None = None
+    payload_data: Mapping[str, Any],
+    dagster_run_id: str | None = None,
+    job_id: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> str:
     with session_scope() as session:
-        return create_parent_job(
+        new_id = create_parent_job(
             session, OPERATION, dict(payload_data), dagster_run_id=dagster_run_id, job_id=job_id
         )
+        if meta:
+            set_parent_meta(session, new_id, **meta)
+        return new_id
 
 
 def adopt_parent_job(

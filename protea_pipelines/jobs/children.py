@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from protea_pipelines.export.policy import export_fails
-from protea_pipelines.jobs.parent_job import FAILED, RUNNING
+from protea_pipelines.jobs.parent_job import CANCELLED, FAILED, RUNNING
 from protea_pipelines.store.models import JobChild, ParentJob, utcnow
 
 MAX_TOP_ERRORS = 3
@@ -93,3 +93,41 @@ def report_child_failure(
         )
     session.execute(update(ParentJob).where(ParentJob.id == job_id).values(**values))
     return FailureReport(True, count, FAILED if failed_now else RUNNING, failed_now)
+
+
+def reopen_for_reexecution(
+    session: Session, job_id: str, run_id: str, previous_run_ids: set[str]
+) -> bool:
+    """Hand a parent that ended with an earlier run over to its re-execution, once.
+
+    Failed children are forgotten (the re-execution runs them again); children that finished
+    keep their count.
+    """
+    result = session.execute(
+        update(ParentJob)
+        .where(
+            ParentJob.id == job_id,
+            ParentJob.status.in_((FAILED, CANCELLED)),
+            ParentJob.dagster_run_id.in_(previous_run_ids),
+        )
+        .values(
+            status=RUNNING,
+            dagster_run_id=run_id,
+            finished_at=None,
+            error_code=None,
+            error_message=None,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    session.execute(delete(JobChild).where(JobChild.job_id == job_id, JobChild.state == "failed"))
+    done = session.scalar(
+        select(func.count()).where(JobChild.job_id == job_id, JobChild.state == "done")
+    )
+    job = session.get(ParentJob, job_id)
+    assert job is not None
+    session.refresh(job)
+    job.meta = {**(job.meta or {}), "failed_children_count": 0, "top_error_messages": []}
+    job.progress_current = int(done or 0)
+    session.flush()
+    return True

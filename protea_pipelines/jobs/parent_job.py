@@ -61,8 +61,13 @@ def finish_parent_job(
     error_code: str | None = None,
     error_message: str | None = None,
     meta_updates: dict[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> bool:
-    """End a live job once; returns False (and changes nothing) when it had ended already."""
+    """End a live job once; returns False (and changes nothing) when it had ended already.
+
+    With run_id, only while that Dagster run owns the job: a late word about a run that a
+    re-execution has since replaced changes nothing.
+    """
     if status not in FINAL_STATES:
         raise ValueError(f"not a final status: {status}")
     values: dict[str, Any] = {
@@ -74,11 +79,10 @@ def finish_parent_job(
     if meta_updates:
         job = session.get(ParentJob, job_id)
         values["meta"] = {**(job.meta if job else {}), **meta_updates}
-    result = session.execute(
-        update(ParentJob)
-        .where(ParentJob.id == job_id, ParentJob.status.in_(LIVE_STATES))
-        .values(**values)
-    )
+    statement = update(ParentJob).where(ParentJob.id == job_id, ParentJob.status.in_(LIVE_STATES))
+    if run_id is not None:
+        statement = statement.where(ParentJob.dagster_run_id == run_id)
+    result = session.execute(statement.values(**values))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,7 @@ from protea_pipelines.knn.base import check_search_inputs, empty_result
 
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_BLOCK_BYTES = 128 * 2**20
-_MIN_BLOCK_QUERIES = 256
+_MIN_BLOCK_QUERIES = 1024
 _MAX_BLOCK_QUERIES = 4096
 
 
@@ -73,8 +73,9 @@ class TorchBackend:
 def _plan(n_q: int, n_r: int, width: int, block_bytes: int) -> tuple[int, int]:
     """(queries, references) per tile so that the float32 score tile fits in block_bytes.
 
-    All references in one tile when that still leaves a GEMM-sized block of queries;
-    otherwise tiles of references at least `width` wide, so each tile can fill a row.
+    All references in one tile when that still leaves a block of 1024 queries (MKL runs
+    well below peak on thinner blocks); otherwise 1024 queries against tiles of references,
+    at least `width` wide so that each tile can fill a row.
     """
     fits = block_bytes // (4 * n_r)
     if fits >= min(n_q, _MIN_BLOCK_QUERIES):
