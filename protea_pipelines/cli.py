@@ -43,6 +43,9 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Library chatter (which faiss build loaded, each migration step) is not for the person.
+    for noisy in ("faiss.loader", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def fail(error: Exception) -> None:
@@ -136,6 +139,22 @@ def ui(
     console.print(f"DAGSTER_HOME={home}; UI at http://{host}:{port}", highlight=False)
     workspace = str(REPO_ROOT / "workspace.yaml")
     os.execv(dagster, [dagster, "dev", "-w", workspace, "-h", host, "-p", str(port)])
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Serve the HTTP API (POST /v1/datasets, GET /v1/jobs/{id} ...) with uvicorn."""
+    import uvicorn
+
+    from protea_pipelines.api.app import create_app
+    from protea_pipelines.dagster_home import ensure_dagster_home
+
+    ensure_dagster_home()
+    get_engine()
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
 @jobs_app.command("show")

@@ -167,5 +167,7 @@ def assert_fanout_timeline(events: list[dict[str, Any]], mapping_versions: list[
         assert sequence[0] == "child.export_knn_batch.start", (pair, sequence)
         assert sequence[1] in ("child.export_knn_batch.done", "child.export_knn_batch.noop")
         assert sequence[2:] == ["child.pair_knn_done", "child.pair_features.done"], sequence
-    progress = [e["fields"]["progress_current"] for e in events if e["name"] == "child.pair_knn_done"]
+    progress = [
+        e["fields"]["progress_current"] for e in events if e["name"] == "child.pair_knn_done"
+    ]
     assert sorted(progress) == list(range(1, n + 1))

@@ -87,15 +87,10 @@ def test_each_op_is_routed_to_its_queue() -> None:
 
 def test_export_job_graph_and_executor() -> None:
     job = defs.resolve_job_def(EXPORT_JOB)
+    structure = job.graph.dependency_structure
     upstream = {
         node.name: sorted(
-            {
-                output.node_name
-                for handle in node.input_handles()
-                for output in job.graph.dependency_structure.get_upstream_outputs_for_input(
-                    handle
-                )
-            }
+            {out.node_name for out in structure.all_upstream_outputs_from_node(node.name)}
         )
         for node in job.graph.nodes
     }
@@ -106,8 +101,14 @@ def test_export_job_graph_and_executor() -> None:
         "collect_export": ["export_coordinator", "pair_features"],
         "write_export": ["collect_export"],
     }
+    # knn_batch and pair_features are mapped once per version; collect gathers them all.
+    assert sorted(n.name for n in job.graph.nodes if structure.is_dynamic_mapped(n.name)) == [
+        "knn_batch",
+        "pair_features",
+    ]
     assert job.executor_def.name == "protea_multiprocess"
     assert job.tags == {"protea/operation": "export_research_dataset"}
+    assert sorted(hook.name for hook in job.hook_defs) == ["end_parent_on_step_failure"]
 
 
 def test_coordinator_config_fields_all_have_descriptions() -> None:
