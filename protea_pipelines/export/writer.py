@@ -80,10 +80,19 @@ def write_dataset(
     return WrittenDataset(final, manifest, hashlib.sha256(manifest_bytes).hexdigest())
 
 
+def _in_version_order(pairs: tuple[LineagePair, ...]) -> list[LineagePair]:
+    return sorted(pairs, key=lambda p: p.current.version)
+
+
+def _pair_names(pairs: tuple[LineagePair, ...], frames: dict[str, pd.DataFrame]) -> list[str]:
+    """The pairs written, in version order like the rows, whatever order the payload gave."""
+    return [p.name for p in _in_version_order(pairs) if p.name in frames]
+
+
 def _split_table(pairs: tuple[LineagePair, ...], frames: dict[str, pd.DataFrame]) -> pa.Table:
     """Pairs in version order; each pair's rows are sorted already."""
     ordered = [
-        frames[p.name] for p in sorted(pairs, key=lambda p: p.current.version) if p.name in frames
+        frames[p.name] for p in _in_version_order(pairs) if p.name in frames
     ]
     if not ordered:
         return DATASET_SCHEMA.empty_table()
@@ -119,8 +128,8 @@ def build_manifest(
         "ontology_snapshot": payload.ontology_snapshot,
         "annotation_set_id": plan.annotation_set_id,
         "annotation_source": payload.annotation_source,
-        "train_snapshot_pairs": [p.name for p in plan.train_pairs if p.name in frames],
-        "eval_snapshot_pairs": [p.name for p in plan.eval_pairs if p.name in frames],
+        "train_snapshot_pairs": _pair_names(plan.train_pairs, frames),
+        "eval_snapshot_pairs": _pair_names(plan.eval_pairs, frames),
         "missing_snapshot_pairs": sorted(missing, key=lambda item: item["snapshot_pair"]),
         "row_counts": {"train": splits["train"].num_rows, "eval": splits["eval"].num_rows},
         "label_counts": label_counts,

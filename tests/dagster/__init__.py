@@ -171,3 +171,5 @@ def assert_fanout_timeline(events: list[dict[str, Any]], mapping_versions: list[
         e["fields"]["progress_current"] for e in events if e["name"] == "child.pair_knn_done"
     ]
     assert sorted(progress) == list(range(1, n + 1))
+    totals = {e["fields"]["progress_total"] for e in events if e["name"] == "child.pair_knn_done"}
+    assert totals == {n}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -61,56 +62,46 @@ def test_backfill_then_export_reuses_the_results(
             assert materialization is not None
             assert materialization.metadata["reused"].value is False
 
-        # The export over the same versions (one more for eval) reuses the three results.
+        # An export of those three versions reuses the three results and computes nothing.
         set_gate(monkeypatch, "1")
-        payload = {
-            **demo_payload("after-backfill"),
-            "train_versions": [20091231, 20141231, 20200616],
-        }
-        assert payload["test_versions"] == [20210408]
-        result = run_export(instance, payload_config(payload))
-        assert result.success
-        job = parent_of_run(result.run_id)
-        assert job["status"] == "succeeded"
-        events = events_of(job["id"])
-        assert_fanout_timeline(events, [20091231, 20141231, 20200616, 20210408])
-        ends = {
-            event["fields"]["version"]: event["name"]
-            for event in events
-            if event["name"] in ("child.export_knn_batch.noop", "child.export_knn_batch.done")
-        }
-        assert ends == {
-            20091231: "child.export_knn_batch.noop",
-            20141231: "child.export_knn_batch.noop",
-            20200616: "child.export_knn_batch.noop",
+        train = [20091231, 20141231, 20200616]
+        payload = {**demo_payload("train-only"), "train_versions": train, "test_versions": []}
+        events = _export(instance, payload)
+        assert_fanout_timeline(events, train)
+        assert _knn_ends(events) == dict.fromkeys(train, "child.export_knn_batch.noop")
+        # Reused results are not materialized again.
+        assert _materialized_partitions(instance) == RANGE
+        assert len(list((demo_home / "knn").glob("*.parquet"))) == 3
+
+        # With one more version for eval, only that one is computed.
+        payload = {**payload, "output_name": "with-eval", "test_versions": [20210408]}
+        events = _export(instance, payload)
+        assert_fanout_timeline(events, [*train, 20210408])
+        assert _knn_ends(events) == {
+            **dict.fromkeys(train, "child.export_knn_batch.noop"),
             20210408: "child.export_knn_batch.done",
         }
-        # Reused results are not materialized again; the one computed version is.
         assert _materialized_partitions(instance) == [*RANGE, "goa_yeast.20210408"]
         assert len(list((demo_home / "knn").glob("*.parquet"))) == 4
 
 
-@pytest.mark.slow
-def test_backfill_export_with_train_versions_only(
-    demo_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runs = backfill_knn("goa_yeast.20091231", "goa_yeast.20200616")
-    assert all(run.success for run in runs)
-    set_gate(monkeypatch, "1")
-    payload = {
-        **demo_payload("train-only"),
-        "train_versions": [20091231, 20141231, 20200616],
-        "test_versions": [],
-    }
-    with dagster_instance() as instance:
-        result = run_export(instance, payload_config(payload))
-        assert result.success
-        events = events_of(parent_of_run(result.run_id)["id"])
-        assert_fanout_timeline(events, [20091231, 20141231, 20200616])
-        names = [event["name"] for event in events]
-        assert names.count("child.export_knn_batch.noop") == 3
-        assert "child.export_knn_batch.done" not in names
-        assert _materialized_partitions(instance) == RANGE
+def _export(instance: dg.DagsterInstance, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    result = run_export(instance, payload_config(payload))
+    assert result.success
+    job = parent_of_run(result.run_id)
+    assert job["status"] == "succeeded"
+    return events_of(job["id"])
+
+
+def _knn_ends(events: list[dict[str, Any]]) -> dict[int, str]:
+    """How each version's KNN step ended (each version exactly once)."""
+    ends = [
+        (event["fields"]["version"], event["name"])
+        for event in events
+        if event["name"] in ("child.export_knn_batch.noop", "child.export_knn_batch.done")
+    ]
+    assert len({version for version, _ in ends}) == len(ends), ends
+    return dict(ends)
 
 
 def test_backfill_range_must_be_registered_and_ordered(demo_home: Path) -> None:

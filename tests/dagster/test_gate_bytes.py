@@ -172,3 +172,45 @@ def test_unknown_backend_on_the_resource_fails_in_the_coordinator(
     assert "search_backend" in failed["message"] and BACKENDS in failed["message"]
     assert not (demo_home / "datasets").exists()
     assert not (demo_home / "knn").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected"),
+    [
+        (
+            {"train_versions": [20091231, 20300101]},
+            "train_versions",
+            ["20300101", "snapshot version not loaded", "20041231, 20091231"],
+        ),
+        (
+            {"test_versions": [20041231]},
+            "test_versions",
+            ["20041231", "no predecessor"],
+        ),
+        (
+            {"embedding_config": "kmer9-999"},
+            "embedding_config",
+            ["'kmer9-999'", "accepted: kmer3-320"],
+        ),
+        ({"output_name": "taken"}, "output_name", ["'taken'", "exists already"]),
+        ({"output_name": "../escape"}, "output_name", ["'../escape'", "one path segment"]),
+    ],
+    ids=["unknown-version", "no-predecessor", "unknown-embedding", "name-taken", "unsafe-name"],
+)
+def test_preflight_rejects_what_would_fail_every_child(
+    demo_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, Any],
+    field: str,
+    expected: list[str],
+) -> None:
+    set_gate(monkeypatch, "1")
+    (demo_home / "datasets" / "taken").mkdir(parents=True)
+    with dagster_instance() as instance:
+        result = run_export(instance, payload_config({**demo_payload(), **change}))
+        failed = _assert_failed_in_coordinator(instance, result)
+    assert failed["message"].startswith(f"{field}: "), failed["message"]
+    for text in expected:
+        assert text in failed["message"], (text, failed["message"])
+    assert sorted(path.name for path in (demo_home / "datasets").iterdir()) == ["taken"]
+    assert not (demo_home / "knn").exists()

@@ -179,3 +179,21 @@ def test_importing_the_package_loads_neither_faiss_nor_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert done.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("numpy", {"workers": 0}, r"workers: must be at least 1 \(got 0\)"),
+        ("numpy", {"block_bytes": 0}, r"block_bytes: must be at least 1 \(got 0\)"),
+        ("torch", {"block_bytes": -5}, r"block_bytes: must be at least 1 \(got -5\)"),
+    ],
+)
+def test_backend_options_are_checked(name: str, options: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        get_backend(name, **options)
+
+
+def test_unknown_options_are_a_programming_error() -> None:
+    with pytest.raises(TypeError):
+        get_backend("faiss", device="cpu")

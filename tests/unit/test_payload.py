@@ -145,3 +145,14 @@ def test_several_problems_one_line_each() -> None:
         "k: Input should be a valid integer (got '5'); "
         "search_backend: unsupported search backend; accepted: numpy, faiss, torch (got 'FAISS')"
     )
+
+
+@pytest.mark.parametrize(
+    ("ratio", "message"),
+    [
+        (0.0, "failure_ratio: Input should be greater than 0 (got 0.0)"),
+        (1.5, "failure_ratio: Input should be less than or equal to 1 (got 1.5)"),
+    ],
+)
+def test_failure_ratio_range(ratio: float, message: str) -> None:
+    assert rejection(failure_ratio=ratio) == message
