@@ -55,7 +55,15 @@ def export_coordinator(
     try:
         mode = export_mode(os.environ.get(GATE))
     except InputError as error:
-        fail_parent(timeline, error.code, str(error), "export_coordinator.failed", field=GATE)
+        fail_parent(
+            timeline,
+            error.code,
+            str(error),
+            "export_coordinator.failed",
+            field=GATE,
+            value=error.value,
+            accepted=error.accepted,
+        )
         raise dg.Failure(description=str(error)) from None
     try:
         plan = validate_and_plan(payload_data, timeline, search.backend or None)

@@ -76,6 +76,5 @@ def snapshot_knn(
 snapshot_knn_backfill = dg.define_asset_job(
     "snapshot_knn_backfill",
     selection=[snapshot_knn],
-    partitions_def=snapshot_versions,
     description="Compute the KNN result of each snapshot version in a range.",
 )

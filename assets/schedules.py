@@ -79,7 +79,12 @@ def build_schedule(settings: ScheduleSettings) -> dg.ScheduleDefinition:
         running = context.instance.get_run_records(
             dg.RunsFilter(
                 tags={OUTPUT_TAG: output_name},
-                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED],
+                statuses=[
+                    dg.DagsterRunStatus.NOT_STARTED,
+                    dg.DagsterRunStatus.QUEUED,
+                    dg.DagsterRunStatus.STARTING,
+                    dg.DagsterRunStatus.STARTED,
+                ],
             ),
             limit=1,
         )

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 import yaml
@@ -22,7 +22,7 @@ jobs_app = typer.Typer(help="Parent jobs and their timelines.")
 db_app = typer.Typer(help="The store's schema.")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _register_loaders() -> None:
@@ -48,8 +48,11 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logg
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def fail(error: Exception) -> None:
-    console.print(f"[red]error:[/red] {error}", highlight=False)
+error_console = Console(stderr=True, soft_wrap=True)
+
+
+def fail(error: Exception | str) -> NoReturn:
+    error_console.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
     raise typer.Exit(code=1)
 
 
@@ -80,12 +83,27 @@ def demo(
     console.print(outcome, highlight=False)
 
 
+def read_payload_file(path: Path) -> dict[str, Any]:
+    """The payload mapping of a YAML file, or a one-line error naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problem = str(error).splitlines()[0]
+        fail(f"{path}: not a readable YAML file ({problem})")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        fail(f"{path}: the payload must be a YAML mapping of field: value (got a {kind})")
+    return data
+
+
 @app.command("export")
 def export(payload_file: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     """Run the export described by a payload YAML file and wait for it to end."""
     from protea_pipelines.export_launch import launch_export
 
-    payload: dict[str, Any] = yaml.safe_load(payload_file.read_text()) or {}
+    payload = read_payload_file(payload_file)
     try:
         outcome = launch_export(payload)
     except ProteaError as error:

@@ -34,6 +34,12 @@ class InputError(ProteaError):
         super().__init__(message)
 
 
+class PayloadError(ProteaError):
+    """An export payload that fails validation; the message lists each field at fault."""
+
+    code = "invalid_payload"
+
+
 class ParseError(InputError):
     """A line of an input file that cannot be read."""
 

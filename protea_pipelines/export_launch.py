@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from protea_pipelines.dagster_home import ensure_dagster_home
+from protea_pipelines.errors import PayloadError
+from protea_pipelines.export.payload import ExportPayload, describe_validation_error
 from protea_pipelines.export.service import ExportOutcome, open_parent_job
 from protea_pipelines.jobs.parent_job import FAILED, finish_parent_job, record_event
 from protea_pipelines.jobs.reaper import launcher_identity
@@ -31,6 +35,15 @@ def launch_export(payload: Mapping[str, Any]) -> ExportOutcome:
 
     ensure_dagster_home()
     job_id = open_parent_job(payload, meta=launcher_identity())
+    # Dagster's own config check would answer first, in its type grammar and without the
+    # value: judge the payload with the export's model so the person reads the same message
+    # on every path.
+    try:
+        ExportPayload.model_validate(dict(payload))
+    except ValidationError as error:
+        reason = describe_validation_error(error)
+        _refuse(job_id, reason)
+        return ExportOutcome(job_id, FAILED, None, reason)
     run_config = {
         "ops": {"export_coordinator": {"config": dict(payload)}},
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
@@ -46,7 +59,7 @@ def launch_export(payload: Mapping[str, Any]) -> ExportOutcome:
             run_id = result.run_id
     except dg.DagsterInvalidConfigError as error:
         reason = "; ".join(e.message for e in error.errors) or str(error)
-        _refuse(job_id, f"payload rejected at launch: {reason}")
+        _refuse(job_id, reason)
         return ExportOutcome(job_id, FAILED, None, reason)
     return outcome_of(job_id, run_id)
 
@@ -54,7 +67,7 @@ def launch_export(payload: Mapping[str, Any]) -> ExportOutcome:
 def _refuse(job_id: str, reason: str) -> None:
     with session_scope() as session:
         record_event(session, job_id, "error", "export_coordinator.failed", reason)
-        finish_parent_job(session, job_id, FAILED, "invalid_payload", reason)
+        finish_parent_job(session, job_id, FAILED, PayloadError.code, reason)
 
 
 def outcome_of(job_id: str, run_id: str) -> ExportOutcome:

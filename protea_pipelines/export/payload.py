@@ -121,10 +121,13 @@ def describe_validation_error(error: ValidationError) -> str:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "literal_error" and field == "search_backend":
             message = "unsupported search backend; accepted: " + ", ".join(SEARCH_BACKENDS)
-        if item["loc"]:
-            lines.append(f"{field}: {message} (got {value!r})")
-        else:
+        if item["type"] == "missing" or not item["loc"]:
             lines.append(f"{field}: {message}")
+        elif item["type"] == "extra_forbidden":
+            accepted = ", ".join(ExportPayload.model_fields)
+            lines.append(f"{field}: {message} (got {value!r}); accepted: {accepted}")
+        else:
+            lines.append(f"{field}: {message} (got {value!r})")
     return "; ".join(lines)
 
 

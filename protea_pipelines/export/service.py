@@ -6,6 +6,7 @@ without Dagster (used by tests and scripts).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from protea_pipelines.errors import InputError, ProteaError
+from protea_pipelines.errors import InputError, PayloadError, ProteaError
 from protea_pipelines.export.one_step import run_export_in_one_step
 from protea_pipelines.export.payload import ExportPayload, describe_validation_error
 from protea_pipelines.export.plan import ExportPlan, plan_export
@@ -46,9 +47,12 @@ def open_parent_job(
     job_id: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> str:
+    # Stored as JSON whatever the caller read (YAML turns 2024-05-01 into a date); the
+    # payload model still judges the values as given.
+    stored = json.loads(json.dumps(dict(payload_data), default=str))
     with session_scope() as session:
         new_id = create_parent_job(
-            session, OPERATION, dict(payload_data), dagster_run_id=dagster_run_id, job_id=job_id
+            session, OPERATION, stored, dagster_run_id=dagster_run_id, job_id=job_id
         )
         if meta:
             set_parent_meta(session, new_id, **meta)
@@ -76,8 +80,9 @@ def validate_and_plan(
         payload = ExportPayload.model_validate(dict(payload_data))
     except ValidationError as error:
         reason = describe_validation_error(error)
-        fail_parent(timeline, "invalid_payload", reason, "export_coordinator.failed")
-        raise InputError("payload", "", reason) from None
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "payload" for e in error.errors()})
+        fail_parent(timeline, PayloadError.code, reason, "export_coordinator.failed", fields=fields)
+        raise PayloadError(reason) from None
     try:
         with session_scope() as session:
             return plan_export(session, payload, search_backend)

@@ -91,9 +91,7 @@ def _pair_names(pairs: tuple[LineagePair, ...], frames: dict[str, pd.DataFrame])
 
 def _split_table(pairs: tuple[LineagePair, ...], frames: dict[str, pd.DataFrame]) -> pa.Table:
     """Pairs in version order; each pair's rows are sorted already."""
-    ordered = [
-        frames[p.name] for p in _in_version_order(pairs) if p.name in frames
-    ]
+    ordered = [frames[p.name] for p in _in_version_order(pairs) if p.name in frames]
     if not ordered:
         return DATASET_SCHEMA.empty_table()
     combined = pd.concat(ordered, ignore_index=True)[list(COLUMNS)]

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import httpx
 import pytest
 
 from protea_pipelines.export.payload import FIELD_DESCRIPTIONS
@@ -133,6 +136,7 @@ def test_an_extra_field_is_422(shared_api: ApiServer, extra: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["", "..", "a/b", "-leading-dash", "x" * 201, "trailing-newline\n", "new\nline"],
+    ids=["empty", "dotdot", "slash", "leading-dash", "too-long", "trailing-newline", "newline"],
 )
 def test_an_unsafe_output_name_is_422(shared_api: ApiServer, name: str) -> None:
     # The ontology is unknown too, so an output_name that slipped through validation is told
@@ -413,3 +417,67 @@ def test_a_run_launched_without_the_pivot_derives_the_same_set(
     assert manifest["ontology_snapshot"] == ONTOLOGY
     assert calls and all(call == (SOURCE, TRAIN, expected) for call in calls), calls
     assert os.environ["PROTEA_EXPORT_MINIJOBS"] == "1"
+
+
+@pytest.mark.slow
+def test_a_failed_export_reports_its_error_and_children(api: ApiServer) -> None:
+    # Without the embedding matrix every child fails; failure_ratio 1.0 fails the export.
+    (api.home / "embeddings" / "kmer3-320" / "vectors.npy").unlink()
+    client = api.client()
+    response = client.post("/v1/datasets", json=request_body("no-vectors"))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    job = wait_for_job(client, job_id, ("succeeded", "failed", "cancelled"))
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "children_failed", job
+    assert job["error"]["message"].startswith(f"{PAIRS} of {PAIRS} children failed: "), job
+    assert job["meta"]["failed_children_count"] == PAIRS
+    top = job["meta"]["top_error_messages"]
+    assert 1 <= len(top) <= 3 and all(isinstance(m, str) and m for m in top), top
+    assert job["finished_at"] is not None
+    names = [e["name"] for e in all_events(api, job_id)["events"]]
+    assert names[0] == "export_coordinator.start"
+    assert "export_write.done" not in names
+    assert not (api.home / "datasets" / "no-vectors").exists()
+    missing = client.get("/v1/datasets/no-vectors")
+    assert missing.status_code == 404, missing.text
+
+
+def post_at_once(server: ApiServer, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    """POST every body at the same moment, one thread and connection each."""
+    barrier = threading.Barrier(len(bodies))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    def post(body: dict[str, Any]) -> httpx.Response:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+            barrier.wait(timeout=30)
+            return client.post("/v1/datasets", json=body)
+
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+@pytest.mark.slow
+def test_concurrent_launches_of_one_name_start_one_export(api: ApiServer) -> None:
+    """Requests racing for one output_name: one is accepted, the others get 409."""
+    with dagster_instance(api.home) as instance:  # the run storage exists before the race
+        assert instance.get_runs(limit=1) == []
+    responses = post_at_once(api, [request_body("raced-name")] * 4)
+    codes = sorted(response.status_code for response in responses)
+    summary = [(j["id"], j["status"]) for j in api.parent_jobs()]
+    assert codes == [202, 409, 409, 409], (codes, summary)
+    assert len(summary) == 1, summary
+
+
+@pytest.mark.slow
+def test_concurrent_first_launches_on_a_fresh_instance_are_accepted(api: ApiServer) -> None:
+    """The first launches on a DAGSTER_HOME whose storage does not exist yet, at once: each
+    is accepted (no 500) and leaves exactly its own job."""
+    assert not (api.home / "dagster" / "storage").exists()
+    names = [f"fresh-{i}" for i in range(3)]
+    responses = post_at_once(api, [request_body(name) for name in names])
+    answers = [(response.status_code, response.text[:160]) for response in responses]
+    jobs = api.parent_jobs()
+    assert [code for code, _ in answers] == [202] * 3, (answers, api.log()[-3000:])
+    assert sorted(job["payload"]["output_name"] for job in jobs) == names
+    assert all(job["status"] in ("queued", "running") for job in jobs), jobs

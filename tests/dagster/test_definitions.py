@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -147,7 +148,7 @@ def test_default_config_is_the_demo_payload() -> None:
 
 
 @pytest.mark.slow
-def test_workspace_yaml_loads_with_the_dagster_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_yaml_loads_with_the_dagster_cli(tmp_path: Path) -> None:
     """What `dagster dev -w workspace.yaml` loads: the same code location, without errors."""
     env = {
         "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:/usr/bin:/bin",

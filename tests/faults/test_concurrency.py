@@ -21,7 +21,7 @@ from protea_pipelines.jobs.parent_job import (
 )
 from protea_pipelines.store.db import get_engine, session_scope
 from protea_pipelines.store.models import JobChild, ParentJob
-from tests.faults.crowd import Call, Crowd, errors_of
+from tests.faults.crowd import Call, Crowd, assert_no_errors, last_line
 
 N = 50
 IN_TEST_PROCESS = 25  # the other 25 calls come from the spawned workers
@@ -62,6 +62,7 @@ def crowd(store: str) -> Iterator[Crowd]:
     get_engine()
     workers = Crowd(WORKERS, (N, N))
     try:
+        assert workers.open_errors == []
         yield workers
     finally:
         workers.close()
@@ -72,7 +73,7 @@ def test_progress_counts_each_child_once(crowd: Crowd) -> None:
     calls = keys("train")
 
     outcomes = crowd.round("progress", job_id, calls, IN_TEST_PROCESS)
-    assert errors_of(outcomes) == []
+    assert_no_errors(outcomes)
     job = parent(job_id)
     assert job["progress_current"] == N
     assert job["status"] == "running"
@@ -83,7 +84,7 @@ def test_progress_counts_each_child_once(crowd: Crowd) -> None:
 
     # The same 50 children again, all at once (a retried or re-executed child): nothing more.
     again = crowd.round("progress", job_id, calls, IN_TEST_PROCESS)
-    assert errors_of(again) == []
+    assert_no_errors(again)
     assert [o.value for o in again] == [N] * N
     assert parent(job_id)["progress_current"] == N
 
@@ -91,10 +92,10 @@ def test_progress_counts_each_child_once(crowd: Crowd) -> None:
 def test_succeeded_transition_is_won_once(crowd: Crowd) -> None:
     job_id = new_running_parent()
     outcomes = crowd.round("progress", job_id, keys("train"), IN_TEST_PROCESS)
-    assert errors_of(outcomes) == []
+    assert_no_errors(outcomes)
 
     attempts = crowd.round("succeed", job_id, keys("finisher"), IN_TEST_PROCESS)
-    assert errors_of(attempts) == []
+    assert_no_errors(attempts)
     assert sorted(o.value for o in attempts) == [False] * (N - 1) + [True]
     job = parent(job_id)
     assert job["status"] == "succeeded"
@@ -107,7 +108,7 @@ def test_failures_are_counted_once_and_fail_the_parent_once(crowd: Crowd) -> Non
     calls = keys("eval")
 
     outcomes = crowd.round("fail_child", job_id, calls, IN_TEST_PROCESS)
-    assert errors_of(outcomes) == []
+    assert_no_errors(outcomes)
     reports = [o.value for o in outcomes]
     assert all(counted for counted, _, _, _ in reports)
     # Every count from 1 to 50 was handed out once: no two failures read the same count.
@@ -129,7 +130,7 @@ def test_failures_are_counted_once_and_fail_the_parent_once(crowd: Crowd) -> Non
 
     # After FAILED: more failures, new children or the same ones, change nothing.
     again = crowd.round("fail_child", job_id, keys("late"), IN_TEST_PROCESS)
-    assert errors_of(again) == []
+    assert_no_errors(again)
     assert {o.value for o in again} == {(False, N, "failed", False)}
     after = parent(job_id)
     assert after["meta"] == meta
@@ -143,7 +144,7 @@ def test_the_same_failed_child_counts_once(crowd: Crowd) -> None:
     # One child reporting 50 times at once (retries racing), with differing messages.
     same = [("eval_20210408", MESSAGES[i % len(MESSAGES)]) for i in range(N)]
     outcomes = crowd.round("fail_child", job_id, same, IN_TEST_PROCESS)
-    assert errors_of(outcomes) == []
+    assert_no_errors(outcomes)
     counted = [o for o in outcomes if o.value[0]]
     assert len(counted) == 1
     winner = counted[0].value
@@ -154,3 +155,17 @@ def test_the_same_failed_child_counts_once(crowd: Crowd) -> None:
     assert job["meta"]["failed_children_count"] == 1
     assert len(job["meta"]["top_error_messages"]) == 1
     assert child_rows(job_id) == {"eval_20210408": "failed"}
+
+
+def test_fresh_store_opened_by_many_processes_at_once(store: str) -> None:
+    """Step processes of a first export on a new home (or a new PostgreSQL schema) all open
+    the store together; each brings the schema to head on first use, and none may fail."""
+    workers = Crowd(WORKERS, ())
+    try:
+        errors = [last_line(error) for error in workers.open_errors]
+        assert errors == [], f"{len(errors)} of {WORKERS} processes could not open the store"
+    finally:
+        workers.close()
+    # And the schema they left is usable.
+    job_id = new_running_parent()
+    assert parent(job_id)["status"] == "running"
