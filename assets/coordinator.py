@@ -47,7 +47,13 @@ def export_coordinator(
     context: dg.OpExecutionContext, config: ExportConfig, search: SearchBackendResource
 ) -> Iterator[Any]:
     payload_data = config.payload_data()
-    job_id = adopt_parent_job(payload_data, context.run_id, context.run.tags.get(PARENT_JOB_TAG))
+    try:
+        job_id = adopt_parent_job(
+            payload_data, context.run_id, context.run.tags.get(PARENT_JOB_TAG)
+        )
+    except ProteaError as error:
+        raise dg.Failure(description=f"no parent job could be opened: {error}") from None
+
     context.instance.add_run_tags(context.run_id, {PARENT_JOB_TAG: job_id})
     timeline = timeline_for(context, job_id)
     timeline.emit("export_coordinator.start", f"parent job {job_id}", run_id=context.run_id)
@@ -77,7 +83,13 @@ def export_coordinator(
     with session_scope() as session:
         register_snapshot_partitions(context.instance, session)
         start_parent_job(session, job_id, progress_total=len(plan.pairs))
-        set_parent_meta(session, job_id, dispatched_total=len(plan.pairs))
+        set_parent_meta(
+            session,
+            job_id,
+            dispatched_total=len(plan.pairs),
+            failed_children_count=0,
+            top_error_messages=[],
+        )
     payload = plan.payload
     timeline.emit(
         "export_coordinator.dispatching",

@@ -165,6 +165,7 @@ def api(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Serve the HTTP API (POST /v1/datasets, GET /v1/jobs/{id} ...) with uvicorn."""
+    import dagster as dg
     import uvicorn
 
     from protea_pipelines.api.app import create_app
@@ -172,6 +173,9 @@ def api(
 
     ensure_dagster_home()
     get_engine()
+    # Create the instance's storage now: concurrent first launches would race to create it.
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,9 @@ def start_worker(run_id: str) -> int:
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+    # Wait for it in the background: an unwaited child stays a zombie, which looks alive to
+    # the reaper's liveness check.
+    threading.Thread(target=process.wait, name=f"run-worker-{run_id}", daemon=True).start()
     return process.pid
 
 

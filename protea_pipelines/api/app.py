@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, status
@@ -23,8 +24,9 @@ from protea_pipelines.jobs.parent_job import event_as_dict, job_as_dict, list_ev
 from protea_pipelines.store.db import session_scope
 from protea_pipelines.store.models import Dataset, JobEvent, ParentJob
 
+logger = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422)
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 503)
 }
 
 
@@ -48,7 +50,13 @@ def create_app() -> FastAPI:
             payload = resolve_payload(request.model_dump())  # type: ignore[attr-defined]
         except Refused as refused:
             raise HTTPException(refused.status_code, refused.detail) from None
-        job_id, run_id = launch(payload)
+        try:
+            job_id, run_id = launch(payload)
+        except Refused as refused:
+            raise HTTPException(refused.status_code, refused.detail) from None
+        except Exception as error:
+            logger.exception("launch of %s failed", payload["output_name"])
+            raise HTTPException(503, f"the export could not be launched: {error}") from None
         return LaunchResponse(job_id=job_id, run_id=run_id, status="queued")
 
     @app.get(

@@ -9,14 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from protea_pipelines.errors import InputError
 from protea_pipelines.export.payload import ExportPayload, describe_validation_error
 from protea_pipelines.export.plan import derive_pivot_annotation_set, plan_export
 from protea_pipelines.export.service import open_parent_job
-from protea_pipelines.jobs.parent_job import FAILED, LIVE_STATES, finish_parent_job, record_event
+from protea_pipelines.jobs.parent_job import (
+    FAILED,
+    LIVE_STATES,
+    finish_parent_job,
+    record_event,
+    set_parent_meta,
+)
 from protea_pipelines.jobs.reaper import launcher_identity
 from protea_pipelines.run_worker import create_export_run, start_worker
 from protea_pipelines.store.db import session_scope
@@ -55,7 +61,10 @@ def resolve_payload(body: dict[str, Any]) -> dict[str, Any]:
 
 def launch(payload: dict[str, Any]) -> tuple[str, str]:
     """Create the parent job (queued) and its run, start the run; (job_id, run_id)."""
-    job_id = open_parent_job(payload)
+    try:
+        job_id = open_parent_job(payload)
+    except InputError as error:
+        raise Refused(409, str(error)) from None
     try:
         run_id = create_export_run(payload, job_id)
         pid = start_worker(run_id)
@@ -66,10 +75,12 @@ def launch(payload: dict[str, Any]) -> tuple[str, str]:
             finish_parent_job(session, job_id, FAILED, "launch_failed", reason)
         raise
     with session_scope() as session:
-        job = session.get(ParentJob, job_id)
-        assert job is not None
-        job.dagster_run_id = run_id
-        job.meta = {**(job.meta or {}), **launcher_identity(), "launcher_pid": pid}
+        session.execute(
+            update(ParentJob)
+            .where(ParentJob.id == job_id, ParentJob.dagster_run_id.is_(None))
+            .values(dagster_run_id=run_id)
+        )
+        set_parent_meta(session, job_id, **{**launcher_identity(), "launcher_pid": pid})
     return job_id, run_id
 
 

@@ -75,7 +75,7 @@ class ExportPayload(BaseModel):
     @field_validator("output_name")
     @classmethod
     def _safe_output_name(cls, value: str) -> str:
-        if not SAFE_NAME.match(value) or value in {".", ".."}:
+        if not SAFE_NAME.fullmatch(value) or value in {".", ".."}:
             raise ValueError(
                 "must be one path segment of letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit, at most 200 characters"

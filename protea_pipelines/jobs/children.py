@@ -87,6 +87,7 @@ def report_child_failure(
     if failed_now:
         values.update(
             status=FAILED,
+            live_output_name=None,
             finished_at=utcnow(),
             error_code="children_failed",
             error_message=f"{count} of {dispatched} children failed: " + "; ".join(top),
@@ -129,5 +130,7 @@ def reopen_for_reexecution(
     session.refresh(job)
     job.meta = {**(job.meta or {}), "failed_children_count": 0, "top_error_messages": []}
     job.progress_current = int(done or 0)
+    output_name = (job.payload or {}).get("output_name")
+    job.live_output_name = output_name if isinstance(output_name, str) else None
     session.flush()
     return True

@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from protea_pipelines.errors import InputError
 from protea_pipelines.store.models import JobEvent, ParentJob, utcnow
 
 QUEUED = "queued"
@@ -31,6 +33,8 @@ def create_parent_job(
     dagster_run_id: str | None = None,
     job_id: str | None = None,
 ) -> str:
+    """A queued job; InputError when a live job already exports to the same output name."""
+    output_name = payload.get("output_name")
     job = ParentJob(
         id=job_id or str(uuid.uuid4()),
         operation=operation,
@@ -38,9 +42,15 @@ def create_parent_job(
         payload=payload,
         meta={},
         dagster_run_id=dagster_run_id,
+        live_output_name=output_name if isinstance(output_name, str) else None,
     )
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        raise InputError(
+            "output_name", output_name, "an export of this name is running; choose another name"
+        ) from None
     return job.id
 
 
@@ -72,6 +82,7 @@ def finish_parent_job(
         raise ValueError(f"not a final status: {status}")
     values: dict[str, Any] = {
         "status": status,
+        "live_output_name": None,
         "finished_at": utcnow(),
         "error_code": error_code,
         "error_message": error_message,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from protea_pipelines.errors import InputError
 from protea_pipelines.loaders import bulk_insert, file_sha256, require_file, track
-from protea_pipelines.loaders.report import LoadTally
+from protea_pipelines.loaders.report import LoadTally, nothing_usable
 from protea_pipelines.parsers import SkippedLine
 from protea_pipelines.parsers.gaf import GafRecord, iter_gaf, read_gaf_version
 from protea_pipelines.store.models import (
@@ -31,6 +31,7 @@ from protea_pipelines.store.models import (
 )
 
 SOURCE_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+GAF_ACCEPTED = "GAF 2.0 to 2.2: tab-separated annotation lines, plain or gzipped"
 AnnotationKey = tuple[str, str, str, bool]
 
 
@@ -72,6 +73,7 @@ def load_annotation_set(
 
     A date cut keeps rows dated on or before cutoff_date and is versioned by the cutoff as
     YYYYMMDD. The set's file_name and sha256 are comma-joined, one entry per file in order.
+    Files that yield no row to keep are an InputError and store nothing.
     """
     version_number = _version_of(version, cutoff_date)
     if not SOURCE_PATTERN.fullmatch(source):
@@ -99,6 +101,12 @@ def load_annotation_set(
         {"alt ids remapped": 0, "GAF aspect differs from ontology": 0, "malformed lines": []}
     )
     merged = _read_rows(paths, TermIndex.of_snapshot(session, snapshot.id), cutoff_date, tally)
+    if not merged:
+        # An empty set would become pred(v) of the next version and make every annotation of
+        # that version look new: refuse it before anything is stored.
+        first = tally.notes["malformed lines"][:1] or [None]
+        files = ", ".join(str(path) for path in paths)
+        raise nothing_usable(files, "annotation row", "data lines", tally, first[0], GAF_ACCEPTED)
     names = [path.name for path in paths]
     annotation_set = AnnotationSet(
         source=source,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from protea_pipelines.errors import InputError
 from protea_pipelines.loaders import bulk_insert, file_sha256, require_file, track
-from protea_pipelines.loaders.report import LoadTally
+from protea_pipelines.loaders.report import LoadTally, nothing_usable
 from protea_pipelines.parsers.obo import iter_obo_terms, read_obo_header
 from protea_pipelines.store.models import (
     GoAltId,
@@ -20,21 +20,20 @@ from protea_pipelines.store.models import (
     OntologySnapshot,
 )
 
+OBO_ACCEPTED = "an OBO 1.2 file of [Term] stanzas, such as go-basic.obo, plain or gzipped"
+
 
 def load_ontology(session: Session, path: Path, name: str) -> tuple[OntologySnapshot, LoadReport]:
-    """Store every [Term] of the file (obsolete ones flagged) under a new snapshot name."""
+    """Store every [Term] of the file (obsolete ones flagged) under a new snapshot name.
+
+    A file without any [Term] stanza is an InputError and stores nothing.
+    """
     require_file(path)
     if not name or len(name) > 100:
         raise InputError("name", name, "an ontology name must have 1 to 100 characters")
     if session.scalar(select(OntologySnapshot.id).where(OntologySnapshot.name == name)):
         raise InputError("name", name, "an ontology snapshot with this name already exists")
     header = read_obo_header(path)
-    snapshot = OntologySnapshot(
-        name=name, data_version=header.data_version, file_name=path.name, sha256=file_sha256(path)
-    )
-    session.add(snapshot)
-    session.flush()
-
     tally = LoadTally()
     terms: list[dict[str, Any]] = []
     edges: set[tuple[str, str, str]] = set()
@@ -48,7 +47,6 @@ def load_ontology(session: Session, path: Path, name: str) -> tuple[OntologySnap
         seen.add(term.go_id)
         terms.append(
             {
-                "snapshot_id": snapshot.id,
                 "go_id": term.go_id,
                 "name": term.name,
                 "aspect": term.aspect,
@@ -63,6 +61,19 @@ def load_ontology(session: Session, path: Path, name: str) -> tuple[OntologySnap
                 tally.list_note("alt ids claimed twice", alt_id)
                 continue
             alt_ids[alt_id] = term.go_id
+    if not terms:
+        # A snapshot without terms would drop every annotation loaded against it; the file is
+        # the wrong one (Typedefs only, a table, empty), so nothing is stored.
+        raise nothing_usable(str(path), "[Term] stanza", "terms", tally, accepted=OBO_ACCEPTED)
+
+    # The snapshot row is written only now that the file has proved to hold terms.
+    snapshot = OntologySnapshot(
+        name=name, data_version=header.data_version, file_name=path.name, sha256=file_sha256(path)
+    )
+    session.add(snapshot)
+    session.flush()
+    for row in terms:
+        row["snapshot_id"] = snapshot.id
 
     bulk_insert(session, GoTerm, terms)
     bulk_insert(

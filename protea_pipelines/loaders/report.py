@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from protea_pipelines.errors import InputError
 from protea_pipelines.store.models import LoadReport
 
 MAX_LISTED = 20
@@ -47,3 +48,23 @@ class LoadTally:
         session.add(report)
         session.flush()
         return report
+
+
+def nothing_usable(
+    files: str,
+    kind: str,
+    unit: str,
+    tally: LoadTally,
+    first: str | None = None,
+    accepted: str | None = None,
+) -> InputError:
+    """The error for a load that found nothing to store: kind is what it looked for ("annotation
+    row"), unit what it counts as read ("data lines"). It says how much was read, why each was
+    skipped and the first problem, so the person can tell an empty file from a broken one."""
+    if tally.rows_read == 0:
+        return InputError(files, 0, f"holds no {kind}", accepted)
+    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(tally.skipped.items()))
+    problem = f"holds no usable {kind}: {tally.rows_read} {unit} read, skipped: {skipped}"
+    if first:
+        problem += f"; first: {first}"
+    return InputError(files, 0, problem)

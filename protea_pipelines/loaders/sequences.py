@@ -8,19 +8,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from protea_pipelines.loaders import bulk_insert, require_file, track
-from protea_pipelines.loaders.report import LoadTally
+from protea_pipelines.loaders.report import LoadTally, nothing_usable
 from protea_pipelines.parsers import SkippedLine
 from protea_pipelines.parsers.fasta import FastaRecord, iter_fasta
 from protea_pipelines.store.models import LoadReport, ProteinSequence
 
 LOOKUP_CHUNK = 500
+FASTA_ACCEPTED = "FASTA: a '>' header line with the accession, then the sequence lines"
 
 
 def load_sequences(session: Session, fasta_path: Path) -> LoadReport:
     """Insert the records whose accession is not stored yet.
 
     A stored accession is left as it is: the same sequence again counts as "already stored",
-    another sequence as "sequence differs from stored" (listed in the notes).
+    another sequence as "sequence differs from stored" (listed in the notes). A file without
+    one usable record (empty, not FASTA, every record bad) is an InputError and stores nothing.
     """
     require_file(fasta_path)
     tally = LoadTally()
@@ -32,6 +34,13 @@ def load_sequences(session: Session, fasta_path: Path) -> LoadReport:
             tally.list_note("skipped records", f"line {item.line_number}: {item.message}")
         else:
             records.append(item)
+    if not records:
+        # Nothing usable means a wrong or broken file; a report of 0 kept would hide that.
+        # (A file whose records are all stored already is fine: it is a repeated load.)
+        notes = tally.notes.get("skipped records") or [None]
+        raise nothing_usable(
+            str(fasta_path), "FASTA record", "records", tally, notes[0], FASTA_ACCEPTED
+        )
 
     stored = _stored_sequences(session, [record.accession for record in records])
     rows = []

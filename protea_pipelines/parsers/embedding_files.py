@@ -11,9 +11,28 @@ from pathlib import Path
 
 import numpy as np
 
-from protea_pipelines.errors import InputError
+from protea_pipelines.errors import InputError, is_transient
+from protea_pipelines.parsers import open_text
 
 Embeddings = tuple[list[str], np.ndarray]
+SHOWN_BYTES = 16
+NPY_ACCEPTED = "a numeric matrix written by numpy.save"
+H5_ACCEPTED = "an HDF5 file with one 1-D dataset per accession"
+PARQUET_ACCEPTED = "a Parquet file with an accession column"
+ACCESSIONS_ACCEPTED = "one accession per line, in the order of the matrix rows"
+
+
+def unreadable(path: Path, suffix: str, reason: str, accepted: str) -> InputError:
+    """The error for a file the format's reader cannot open, showing how the file starts.
+
+    The library's own message is not passed on: numpy's, for one, invites allow_pickle=True,
+    which would let a crafted file run code.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(SHOWN_BYTES)
+    if not head:
+        reason = "the file is empty"
+    return InputError(str(path), head, f"not a readable {suffix} file: {reason}", accepted)
 
 
 def validate_embeddings(source: str, accessions: Sequence[str], matrix: np.ndarray) -> np.ndarray:
@@ -67,12 +86,20 @@ def read_h5(path: Path) -> Embeddings:
     source = str(path)
     accessions: list[str] = []
     rows: list[np.ndarray] = []
-    with h5py.File(path, "r") as handle:
-        for accession, item in handle.items():
-            if not isinstance(item, h5py.Dataset):
-                raise InputError(source, accession, "top-level entry is not a dataset")
-            accessions.append(accession)
-            rows.append(np.asarray(item[()], dtype=np.float32))
+    if not h5py.is_hdf5(path):
+        raise unreadable(path, ".h5", "it has no HDF5 signature", H5_ACCEPTED)
+    try:
+        with h5py.File(path, "r") as handle:
+            for accession, item in handle.items():
+                if not isinstance(item, h5py.Dataset):
+                    raise InputError(source, accession, "top-level entry is not a dataset")
+                accessions.append(accession)
+                rows.append(_numeric(path, np.asarray(item[()]), accession))
+    except OSError as error:
+        # h5py reports a damaged or cut-off file as OSError; a busy disk stays retryable.
+        if is_transient(error):
+            raise
+        raise unreadable(path, ".h5", "it is damaged or truncated", H5_ACCEPTED) from error
     matrix = stack_vectors(source, accessions, rows)
     return accessions, validate_embeddings(source, accessions, matrix)
 
@@ -80,10 +107,51 @@ def read_h5(path: Path) -> Embeddings:
 def read_npy(path: Path, accessions_path: Path) -> Embeddings:
     """A 2-D .npy matrix plus a text file with one accession per line, in row order."""
     source = str(path)
-    matrix = np.load(path, allow_pickle=False)
-    with open(accessions_path, encoding="utf-8") as handle:
-        accessions = [line.strip() for line in handle if line.strip()]
-    return accessions, validate_embeddings(source, accessions, matrix)
+    with open(path, "rb") as handle:
+        magic = handle.read(len(np.lib.format.MAGIC_PREFIX))
+    # Checked before np.load: without the .npy signature numpy would take the file for a
+    # pickle, and pickles are never loaded (allow_pickle stays False).
+    if magic != np.lib.format.MAGIC_PREFIX:
+        raise unreadable(path, ".npy", "it does not start with the .npy signature", NPY_ACCEPTED)
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (EOFError, ValueError) as error:
+        # A cut-off file, a damaged header or an array of Python objects.
+        reason = "it is truncated, its header is damaged or it holds Python objects"
+        raise unreadable(path, ".npy", reason, NPY_ACCEPTED) from error
+    accessions = read_accessions(accessions_path)
+    return accessions, validate_embeddings(source, accessions, _numeric(path, matrix))
+
+
+def read_accessions(path: Path) -> list[str]:
+    """The accessions of a .npy matrix, one a line; blank lines at the end are ignored.
+
+    A blank line before the last accession would shift every later accession onto the wrong
+    row, so it is refused with its line number rather than dropped.
+    """
+    with open_text(path) as handle:
+        lines = [line.strip() for line in handle]
+    while lines and not lines[-1]:
+        lines.pop()
+    for line_number, accession in enumerate(lines, start=1):
+        if not accession:
+            raise InputError(
+                f"{path}:{line_number}",
+                accession,
+                "blank line in the accession list",
+                ACCESSIONS_ACCEPTED,
+            )
+    return lines
+
+
+def _numeric(path: Path, array: np.ndarray, accession: str | None = None) -> np.ndarray:
+    """The array when it holds numbers; strings or records cannot be vectors."""
+    if array.dtype.kind not in "iuf":
+        where = f" of {accession}" if accession is not None else ""
+        raise InputError(
+            str(path), str(array.dtype), f"vectors{where} are not numeric", "integers or floats"
+        )
+    return array
 
 
 def read_parquet(path: Path) -> Embeddings:
@@ -92,7 +160,13 @@ def read_parquet(path: Path) -> Embeddings:
     import pyarrow.parquet as pq
 
     source = str(path)
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except pa.ArrowException as error:
+        if isinstance(error, OSError) and is_transient(error):
+            raise
+        reason = "it has no Parquet footer (damaged, truncated or another format)"
+        raise unreadable(path, ".parquet", reason, PARQUET_ACCEPTED) from error
     if "accession" not in table.column_names:
         raise InputError(source, table.column_names, "no 'accession' column")
     accessions = [str(value) for value in table.column("accession").to_pylist()]

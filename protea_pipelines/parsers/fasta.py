@@ -12,6 +12,7 @@ from protea_pipelines.parsers import SkippedLine, open_text
 # The 26 letters cover the IUPAC amino-acid codes with ambiguity (B, Z, X) and U/O;
 # '*' marks a stop in translated sequences.
 SEQUENCE_PATTERN = re.compile(r"[A-Z*]+")
+SEQUENCE_ACCEPTED = "A-Z and *"
 UNIPROT_HEADER = re.compile(r"(?:sp|tr)\|([^|\s]+)\|\S*")
 
 
@@ -46,7 +47,7 @@ def iter_fasta(path: Path) -> Iterator[FastaRecord | SkippedLine]:
             yield SkippedLine(
                 line_number,
                 "characters outside the amino-acid alphabet",
-                f"{accession} has {''.join(bad)!r}",
+                f"{accession} has {''.join(bad)!r}; accepted: {SEQUENCE_ACCEPTED}",
             )
         elif accession in first_seen:
             yield SkippedLine(

@@ -16,7 +16,9 @@ from protea_pipelines.errors import ParseError
 from protea_pipelines.parsers import SkippedLine, open_text
 
 GO_ID_PATTERN = re.compile(r"GO:\d{7}")
-ASPECTS = frozenset("PFC")
+GO_ID_ACCEPTED = "GO: and 7 digits"
+ASPECTS = ("P", "F", "C")
+DATE_ACCEPTED = "YYYYMMDD"
 MIN_COLUMNS = 15
 MAX_COLUMNS = 17
 
@@ -77,14 +79,14 @@ def parse_gaf_line(line: str, line_number: int) -> GafRecord | SkippedLine:
     if not accession:
         return SkippedLine(line_number, "empty accession")
     if not GO_ID_PATTERN.fullmatch(go_id):
-        return SkippedLine(line_number, "bad GO id", repr(go_id))
+        return SkippedLine(line_number, "bad GO id", _got(go_id, GO_ID_ACCEPTED))
     if not evidence_code:
         return SkippedLine(line_number, "empty evidence code")
     if aspect not in ASPECTS:
-        return SkippedLine(line_number, "unknown aspect", repr(aspect))
+        return SkippedLine(line_number, "unknown aspect", _got(aspect, ", ".join(ASPECTS)))
     annotation_date = _parse_date(columns[13].strip())
     if annotation_date is None:
-        return SkippedLine(line_number, "bad date", repr(columns[13].strip()))
+        return SkippedLine(line_number, "bad date", _got(columns[13].strip(), DATE_ACCEPTED))
     return GafRecord(
         accession=accession,
         qualifier=qualifier,
@@ -98,6 +100,11 @@ def parse_gaf_line(line: str, line_number: int) -> GafRecord | SkippedLine:
         assigned_by=columns[14].strip(),
         line_number=line_number,
     )
+
+
+def _got(value: str, accepted: str) -> str:
+    """The detail of a skipped line: the value found and what the column accepts."""
+    return f"{value!r}; accepted: {accepted}"
 
 
 def _parse_date(text: str) -> date | None:

@@ -88,13 +88,21 @@ def _strip_comment(value: str) -> str:
     return value.strip()
 
 
+def _missing_tag(path: Path, line_number: int, problem: str) -> ParseError:
+    """A ParseError for a tag that is absent: there is no value to quote, so the message is
+    the file, the stanza's line and the problem, without a "(got '')" that would say nothing."""
+    error = ParseError(str(path), line_number, problem)
+    error.args = (f"{path}:{line_number}: {problem}",)
+    return error
+
+
 def _term_of(path: Path, stanza: _Stanza) -> OboTerm:
     tags = stanza.tags
 
     def first(tag: str) -> str:
         values = tags.get(tag)
         if not values:
-            raise ParseError(str(path), stanza.line_number, f"[Term] stanza without {tag}", "")
+            raise _missing_tag(path, stanza.line_number, f"[Term] stanza without {tag}")
         return _strip_comment(values[0])
 
     def references(tag: str) -> list[str]:

@@ -184,6 +184,9 @@ class ParentJob(Base):
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)
     dagster_run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The output name while the job is live, NULL once it ends: the unique index lets one
+    # live export per name exist, whichever process (API, CLI, UI) starts the next one.
+    live_output_name: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 class JobChild(Base):

@@ -260,7 +260,8 @@ def test_launch_runs_to_succeeded_and_reads_back(api: ApiServer) -> None:
         assert run is not None
         assert run.job_name == EXPORT_JOB
         assert run.tags[PARENT_JOB_TAG] == job_id
-        assert run.run_config["ops"]["export_coordinator"]["config"] == row["payload"]
+        run_config: dict[str, Any] = dict(run.run_config)
+        assert run_config["ops"]["export_coordinator"]["config"] == row["payload"]
 
     job = wait_for_job(client, job_id, ("succeeded", "failed", "cancelled"))
     elapsed = time.monotonic() - started

@@ -10,6 +10,7 @@ test module (spawning them is the slow part); each call names the URL of its tes
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import re
 import threading
@@ -93,6 +94,10 @@ def _worker(tasks: Any, results: Any, barriers: Sequence[Any]) -> None:
             # what spreads the calls of a round apart.
             get_engine(url)
         outcomes = run_together(barriers[round_index], action, url, job_id, calls)
+        # Give the connections back: the tests share one PostgreSQL server.
+        if calls:
+            with contextlib.suppress(Exception):
+                get_engine(url).dispose()
         results.put([(o.value, o.error) for o in outcomes])
 
 

@@ -201,7 +201,7 @@ def test_malformed_lines_and_aspect_disagreement(session: Session, go: str, tmp_
     assert (report.rows_read, report.rows_kept) == (4, 2)
     assert report.skipped == {"malformed line": 2}
     assert report.notes["malformed lines"] == [
-        "damaged.gaf.gz: malformed line 5: bad GO id: 'GO:5737'",
+        "damaged.gaf.gz: malformed line 5: bad GO id: 'GO:5737'; accepted: GO: and 7 digits",
         "damaged.gaf.gz: malformed line 7: wrong column count: found 10, "
         "expected 15 to 17 tab-separated",
     ]

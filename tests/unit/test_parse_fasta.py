@@ -48,7 +48,11 @@ def test_bad_records_are_skipped_with_reason(tmp_path: Path) -> None:
     assert items == [
         FastaRecord("P00001", "first", "MKV*LLA", 1),
         SkippedLine(4, "empty sequence", "P00002"),
-        SkippedLine(5, "characters outside the amino-acid alphabet", "P00003 has '-1'"),
+        SkippedLine(
+            5,
+            "characters outside the amino-acid alphabet",
+            "P00003 has '-1'; accepted: A-Z and *",
+        ),
         SkippedLine(7, "duplicate accession", "P00001 (first at line 1)"),
         FastaRecord("Q00004", "fine", "MKV", 9),
     ]

@@ -147,11 +147,11 @@ def test_malformed_lines_are_reported_with_line_number(tmp_path: Path) -> None:
     skipped = [(item.line_number, item.message) for item in items if isinstance(item, SkippedLine)]
     assert skipped == [
         (5, "wrong column count: found 14, expected 15 to 17 tab-separated"),
-        (6, "bad GO id: 'GO:123'"),
-        (7, "bad date: '2003-10-28'"),
+        (6, "bad GO id: 'GO:123'; accepted: GO: and 7 digits"),
+        (7, "bad date: '2003-10-28'; accepted: YYYYMMDD"),
         (8, "empty accession"),
-        (9, "unknown aspect: 'X'"),
-        (10, "bad date: '20230230'"),
+        (9, "unknown aspect: 'X'; accepted: P, F, C"),
+        (10, "bad date: '20230230'; accepted: YYYYMMDD"),
     ]
     kept = [item.line_number for item in items if isinstance(item, GafRecord)]
     assert kept == [4, 11]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 07:48:21.640729
+Create Date: 2026-12-04 08:17:17.804552
 """
 
 import sqlalchemy as sa
@@ -69,7 +69,9 @@ def upgrade() -> None:
         sa.Column("error_code", sa.String(length=100), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("dagster_run_id", sa.String(length=64), nullable=True),
+        sa.Column("live_output_name", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("live_output_name"),
     )
     with op.batch_alter_table("parent_jobs", schema=None) as batch_op:
         batch_op.create_index(
