@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from protea_pipelines.errors import ProteaError
@@ -31,7 +32,9 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except ProteaError as error:
-        error_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        # Escaped: a message quotes the user's value, and a value such as "[/x]" read as
+        # markup would raise inside the handler and end in a traceback after all.
+        error_console.print(f"[red]error:[/red] {escape(str(error))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 
 

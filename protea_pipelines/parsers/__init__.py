@@ -6,6 +6,7 @@ of a line or record a reader skipped instead of raising.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import zlib
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 TEXT_ACCEPTED = "UTF-8 text, plain or gzipped"
 GZIP_ACCEPTED = "a complete gzip file (download it again)"
 SHOWN_BYTES = 16
+RESCAN_BLOCK = 1 << 20
+GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib reads the gzip header and trailer itself
 
 
 @dataclass(frozen=True)
@@ -96,21 +99,57 @@ def gzip_error(path: Path, problem: str) -> InputError:
 
 
 def _rescan(path: Path, gzipped: bool) -> tuple[int, tuple[int, bytes] | None]:
-    """(complete lines read, the first line that is not UTF-8 with its number, or None).
+    """(complete lines read, the first line that is not UTF-8 with its number and first
+    bytes, or None).
 
     The text reader decodes and decompresses in chunks, so the line it had reached is not the
     one at fault; reading the bytes again line by line finds it (a newline byte never sits
     inside a UTF-8 sequence). Reading stops at that line or where the gzip data breaks off.
     """
+    decoder = codecs.getincrementaldecoder("utf-8")()
     complete = 0
+    head = b""  # the first bytes of the line being read, to show if it is the bad one
     try:
-        with gzip.open(path, "rb") if gzipped else open(path, "rb") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    return complete, (line_number, line)
-                complete += line.endswith(b"\n")
-    except (EOFError, OSError, zlib.error):
-        pass  # the gzip data breaks off here: what was read so far is the answer
+        for chunk in _raw_chunks(path, gzipped):
+            pieces = chunk.split(b"\n")
+            for index, piece in enumerate(pieces):
+                ends_line = index < len(pieces) - 1
+                head = (head + piece[:SHOWN_BYTES] + b"\n" * ends_line)[:SHOWN_BYTES]
+                decoder.decode(piece + b"\n" * ends_line)
+                if ends_line:
+                    complete += 1
+                    head = b""
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return complete, (complete + 1, head)
+    except zlib.error:
+        pass  # the gzip data is damaged here: what was read so far is the answer
     return complete, None
+
+
+def _raw_chunks(path: Path, gzipped: bool) -> Iterator[bytes]:
+    """The file's bytes, decompressed when gzipped; a cut-off gzip stream just ends early.
+
+    zlib is used directly, not gzip.open, because it hands out everything that precedes the
+    cut, where gzip.open drops its last partial block when it meets the end of the file.
+    """
+    with open(path, "rb") as handle:
+        blocks = iter(lambda: handle.read(RESCAN_BLOCK), b"")
+        if not gzipped:
+            yield from blocks
+            return
+        decoder = zlib.decompressobj(wbits=GZIP_WBITS)
+        for block in blocks:
+            while block:
+                yield decoder.decompress(block)
+                block = decoder.unused_data
+                if block:  # a file may hold several gzip members one after the other
+                    decoder = zlib.decompressobj(wbits=GZIP_WBITS)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -165,7 +165,7 @@ def read_parquet(path: Path) -> Embeddings:
     except pa.ArrowException as error:
         if isinstance(error, OSError) and is_transient(error):
             raise
-        reason = "it has no Parquet footer (damaged, truncated or another format)"
+        reason = "it is damaged, truncated or in another format"
         raise unreadable(path, ".parquet", reason, PARQUET_ACCEPTED) from error
     if "accession" not in table.column_names:
         raise InputError(source, table.column_names, "no 'accession' column")

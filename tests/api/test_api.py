@@ -274,8 +274,13 @@ def test_launch_runs_to_succeeded_and_reads_back(api: ApiServer) -> None:
     assert job["meta"]["dataset_path"] == str(dataset)
     assert job["meta"]["dispatched_total"] == PAIRS
     assert job["created_at"] <= job["started_at"] <= job["finished_at"]
+    # The parent job ends inside the write step; the Dagster run ends a moment later.
     with dagster_instance(api.home) as instance:
+        deadline = time.monotonic() + 30
         run = instance.get_run_by_id(run_id)
+        while run is not None and not run.is_finished and time.monotonic() < deadline:
+            time.sleep(0.2)
+            run = instance.get_run_by_id(run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
 
     # The timeline, oldest first: the store's rows in id order, start to write.

@@ -129,3 +129,75 @@ def test_unknown_suffix_and_missing_accession_list(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_embedding_file(vectors)
     assert str(caught.value) == "accessions: a .npy matrix needs an accession list file (got None)"
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason", "accepted"),
+    [
+        ("empty.npy", b"", "the file is empty", "a numeric matrix written by numpy.save"),
+        (
+            "picture.npy",
+            PNG,
+            "it does not start with the .npy signature",
+            "a numeric matrix written by numpy.save",
+        ),
+        (
+            "text.h5",
+            b"not hdf5\n",
+            "it has no HDF5 signature",
+            "an HDF5 file with one 1-D dataset per accession",
+        ),
+        (
+            "text.parquet",
+            b"not parquet\n",
+            "it is damaged, truncated or in another format",
+            "a Parquet file with an accession column",
+        ),
+    ],
+)
+def test_a_file_its_reader_cannot_open_is_an_input_error(
+    tmp_path: Path, name: str, data: bytes, reason: str, accepted: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    (tmp_path / "accessions.txt").write_text("P1\n")
+    with pytest.raises(InputError) as caught:
+        read_embedding_file(path, accessions_path=tmp_path / "accessions.txt")
+    suffix = path.suffix
+    assert str(caught.value) == (
+        f"{path}: not a readable {suffix} file: {reason} (got {data[:16]!r}); accepted: {accepted}"
+    )
+    assert "pickle" not in str(caught.value)
+
+
+def test_npy_of_python_objects_is_refused_without_unpickling(tmp_path: Path) -> None:
+    np.save(tmp_path / "objects.npy", np.array([[1, None]], dtype=object), allow_pickle=True)
+    (tmp_path / "accessions.txt").write_text("P1\n")
+    with pytest.raises(InputError) as caught:
+        read_embedding_file(tmp_path / "objects.npy", accessions_path=tmp_path / "accessions.txt")
+    message = str(caught.value)
+    assert "not a readable .npy file" in message and "pickle" not in message
+    strings, names = write_npy(tmp_path, np.array([["a", "b"]]), ["P1"])
+    with pytest.raises(InputError) as caught:
+        read_embedding_file(strings, accessions_path=names)
+    assert str(caught.value) == (
+        f"{strings}: vectors are not numeric (got '<U1'); accepted: integers or floats"
+    )
+
+
+def test_blank_line_in_accession_list_names_file_and_line(tmp_path: Path) -> None:
+    vectors, names = write_npy(tmp_path, MATRIX, ACCESSIONS)
+    names.write_text("P38903\n\nQ12754\nP32457\n")
+    with pytest.raises(InputError) as caught:
+        read_embedding_file(vectors, accessions_path=names)
+    assert str(caught.value) == (
+        f"{names}:2: blank line in the accession list (got ''); "
+        "accepted: one accession per line, in the order of the matrix rows"
+    )
+    # Blank lines after the last accession shift nothing and are ignored.
+    names.write_text("\n".join(ACCESSIONS) + "\n\n\n")
+    accessions, _ = read_embedding_file(vectors, accessions_path=names)
+    assert accessions == ACCESSIONS

@@ -26,11 +26,13 @@ from protea_pipelines.store import db
 from protea_pipelines.store.embedding_store import load_embeddings, save_embeddings
 from protea_pipelines.store.models import (
     Annotation,
+    AnnotationSet,
     EmbeddingConfig,
     GoAltId,
     GoTerm,
     GoTermRelation,
     LoadReport,
+    OntologySnapshot,
     ProteinSequence,
 )
 
@@ -295,3 +297,89 @@ def test_cli_prints_report_and_exits_1_on_input_error(home: Path) -> None:
     result = runner.invoke(app, [*args, "--cutoff-date", "31/12/2006"])
     assert result.exit_code == 1
     assert "--cutoff-date: not a date (got '31/12/2006'); accepted: YYYY-MM-DD" in result.output
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    models = (AnnotationSet, Annotation, LoadReport, OntologySnapshot, GoTerm, ProteinSequence)
+    return {
+        model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+        for model in models
+    }
+
+
+def test_gaf_files_without_a_usable_row_store_nothing(
+    session: Session, go: str, tmp_path: Path
+) -> None:
+    header = tmp_path / "header.gaf"
+    header.write_text("!gaf-version: 2.2\n")
+    table = tmp_path / "table.gaf"
+    table.write_text("accession,go_id\nP1,GO:0005739\n")
+    before = row_counts(session)
+    with pytest.raises(InputError) as caught:
+        load_annotation_set(session, [header], "empty", go, version=1)
+    assert str(caught.value) == (
+        f"{header}: holds no annotation row (got 0); "
+        "accepted: GAF 2.0 to 2.2: tab-separated annotation lines, plain or gzipped"
+    )
+    with pytest.raises(InputError) as caught:
+        load_annotation_set(session, [header, table], "empty", go, version=1)
+    assert str(caught.value) == (
+        f"{header}, {table}: holds no usable annotation row: 2 data lines read, skipped: "
+        "malformed line 2; first: table.gaf: malformed line 1: wrong column count: found 1, "
+        "expected 15 to 17 tab-separated (got 0)"
+    )
+    # A date cut before every row would be just as empty a predecessor.
+    with pytest.raises(InputError, match=r"skipped: after cutoff date 40 \(got 0\)$"):
+        load_annotation_set(session, [YEAST_198], "goa", go, cutoff_date=date(1990, 1, 1))
+    assert row_counts(session) == before
+
+
+@pytest.mark.parametrize(
+    "text", ["", "go_id,name\nGO:0008150,x\n", "format-version: 1.2\n\n[Typedef]\nid: part_of\n"]
+)
+def test_obo_without_terms_stores_no_snapshot(session: Session, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "go.obo"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_ontology(session, path, "go-empty")
+    assert str(caught.value) == (
+        f"{path}: holds no [Term] stanza (got 0); "
+        "accepted: an OBO 1.2 file of [Term] stanzas, such as go-basic.obo, plain or gzipped"
+    )
+    assert row_counts(session)["ontology_snapshots"] == 0
+    assert row_counts(session)["load_reports"] == 0
+
+
+def test_fasta_without_a_usable_record_stores_nothing(session: Session, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.fasta"
+    empty.write_text("hello\nworld\n")
+    with pytest.raises(InputError) as caught:
+        load_sequences(session, empty)
+    assert str(caught.value) == (
+        f"{empty}: holds no FASTA record (got 0); "
+        "accepted: FASTA: a '>' header line with the accession, then the sequence lines"
+    )
+    bad = tmp_path / "bad.fasta"
+    bad.write_text(">sp|P1|A_YEAST\n\n>\nMKV\n")
+    with pytest.raises(InputError) as caught:
+        load_sequences(session, bad)
+    assert str(caught.value) == (
+        f"{bad}: holds no usable FASTA record: 2 records read, skipped: empty sequence 1, "
+        "header without accession 1; first: line 1: empty sequence: P1 (got 0)"
+    )
+    assert (row_counts(session)["protein_sequences"], row_counts(session)["load_reports"]) == (0, 0)
+
+
+def test_cli_error_with_markup_in_the_value_is_printed_as_written(
+    home: Path, tmp_path: Path
+) -> None:
+    app = typer.Typer()
+    app.add_typer(load_app, name="load")
+    accessions = tmp_path / "accessions.txt"
+    accessions.write_text("P1\n")
+    np.save(tmp_path / "vectors.npy", np.ones((1, 2), dtype=np.float32))
+    args = ["load", "embeddings", str(tmp_path / "vectors.npy"), "--name", "[/x]"]
+    result = CliRunner().invoke(app, [*args, "--accessions", str(accessions)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith("error: name: not a safe embedding config name (got '[/x]')")

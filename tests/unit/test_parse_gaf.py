@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from protea_pipelines.errors import ParseError
+from protea_pipelines.errors import InputError, ParseError
 from protea_pipelines.parsers import SkippedLine
 from protea_pipelines.parsers.gaf import GafRecord, iter_gaf, read_gaf_version
 
@@ -165,3 +165,35 @@ def test_strict_mode_raises_with_file_line_and_reason(tmp_path: Path) -> None:
     assert str(caught.value).startswith(
         f"{path}:5: wrong column count: found 14, expected 15 to 17 tab-separated (got 'UniProtKB"
     )
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+
+
+def test_a_binary_file_names_the_first_line_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "picture.gaf"
+    path.write_bytes(PNG)
+    with pytest.raises(InputError) as caught:
+        list(iter_gaf(path))
+    assert str(caught.value) == (
+        f"{path}: not a text file: line 1 is not UTF-8 (got b'\\x89PNG\\r\\n'); "
+        "accepted: UTF-8 text, plain or gzipped"
+    )
+    # The reader decodes 8 KiB at a time; the line named is still the one holding the byte.
+    late = tmp_path / "late.gaf.gz"
+    late.write_bytes(gzip.compress(b"!header\n" * 5000 + b"bad \xff\n"))
+    with pytest.raises(InputError, match=r"late\.gaf\.gz: not a text file: line 5001 is not"):
+        list(iter_gaf(late))
+
+
+def test_a_truncated_gzip_file_is_an_input_error(tmp_path: Path) -> None:
+    lines = "".join(f"!comment line {n}\n" for n in range(20000)).encode()
+    data = gzip.compress(lines)
+    path = tmp_path / "cut.gaf.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as caught:
+        list(iter_gaf(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: truncated gzip file: the data stops before its end marker")
+    assert message.endswith("; accepted: a complete gzip file (download it again)")
+    assert 0 < caught.value.value < 20000

@@ -79,3 +79,15 @@ def test_unknown_namespace_names_file_and_line(tmp_path: Path) -> None:
         f"{broken}:3: term GO:0000001 has a namespace other than biological_process, "
         "molecular_function, cellular_component (got 'namespace: bogus')"
     )
+
+
+@pytest.mark.parametrize("tag", ["id", "namespace"])
+def test_a_missing_tag_names_file_and_line_without_an_empty_got(tmp_path: Path, tag: str) -> None:
+    tags = {"id": "id: GO:0000001", "namespace": "namespace: biological_process"}
+    del tags[tag]
+    broken = tmp_path / "broken.obo"
+    broken.write_text("format-version: 1.2\n\n[Term]\nname: x\n" + "\n".join(tags.values()) + "\n")
+    with pytest.raises(ParseError) as caught:
+        list(iter_obo_terms(broken))
+    assert str(caught.value) == f"{broken}:3: [Term] stanza without {tag}"
+    assert (caught.value.path, caught.value.line_number) == (str(broken), 3)
