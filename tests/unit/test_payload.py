@@ -64,8 +64,11 @@ def test_strict_types(changes: dict[str, Any], message: str) -> None:
 
 
 def test_extra_fields_are_forbidden() -> None:
+    # The message lists the fields that exist, so a typo is easy to spot.
     assert rejection(search_backnd="numpy") == (
-        "search_backnd: Extra inputs are not permitted (got 'numpy')"
+        "search_backnd: Extra inputs are not permitted (got 'numpy'); accepted: output_name, "
+        "embedding_config, annotation_source, ontology_snapshot, train_versions, test_versions, "
+        "k, search_backend, failure_ratio, expand_votes_to_ancestors, annotation_set_id"
     )
 
 
