@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -24,6 +25,8 @@ def next_free_name(base: str) -> str:
 
 
 def run_demo_export() -> str:
+    """Export the demo through Dagster, fanned out unless PROTEA_EXPORT_MINIJOBS says otherwise."""
+    os.environ.setdefault("PROTEA_EXPORT_MINIJOBS", "1")
     payload = demo_payload()
     payload["output_name"] = next_free_name(payload["output_name"])
     outcome = launch_export(payload)
