@@ -43,15 +43,22 @@ def handle_child_error(
     if is_transient(error):
         if context.retry_number < MAX_TRANSIENT_RETRIES:
             wait = 2.0**context.retry_number
-            timeline.emit(
-                "child.retrying",
+            message = (
                 f"{task.pair.name}: transient error, retry {context.retry_number + 1} "
-                f"in {wait:.0f}s: {error}",
-                level="warning",
-                stage=stage,
-                snapshot_pair=task.pair.name,
-                attempt=context.retry_number + 1,
+                f"in {wait:.0f}s: {error}"
             )
+            try:
+                timeline.emit(
+                    "child.retrying",
+                    message,
+                    level="warning",
+                    stage=stage,
+                    snapshot_pair=task.pair.name,
+                    attempt=context.retry_number + 1,
+                )
+            except Exception as emit_error:
+                # The store may be what is failing: the retry must not depend on it.
+                context.log.warning(f"{message} (timeline not written: {emit_error})")
             raise dg.RetryRequested(
                 max_retries=MAX_TRANSIENT_RETRIES, seconds_to_wait=wait
             ) from error
@@ -86,23 +93,26 @@ def fail_child(timeline: Timeline, task: PairTask, stage: str, error: Exception)
 def knn_batch(
     context: dg.OpExecutionContext, task: PairTask, search: SearchBackendResource
 ) -> Iterator[Any]:
-    adopt_reexecution(context, task.job_id)
     timeline = timeline_for(context, task.job_id)
     pair = task.pair
-    timeline.emit(
-        "child.export_knn_batch.start",
-        pair.name,
-        version=pair.current.version,
-        snapshot_pair=pair.name,
-        attempt=context.retry_number + 1,
-    )
+    # Every step that touches the store sits inside the try: a dropped connection while
+    # writing an event is as transient as one while reading the inputs, and a retry is safe
+    # because the child's progress is counted once.
     try:
+        adopt_reexecution(context, task.job_id)
+        timeline.emit(
+            "child.export_knn_batch.start",
+            pair.name,
+            version=pair.current.version,
+            snapshot_pair=pair.name,
+            attempt=context.retry_number + 1,
+        )
         result = run_knn_stage(task.plan.settings, pair, search.build(task.plan.search_backend))
+        _emit_knn_outcome(timeline, task, result)
     except Exception as error:
         yield dg.Output(handle_child_error(context, timeline, task, "knn", error))
         return
 
-    _emit_knn_outcome(timeline, task, result)
     if not result.reused:
         yield dg.AssetMaterialization(
             asset_key=KNN_ASSET,
@@ -159,23 +169,23 @@ def pair_features(context: dg.OpExecutionContext, outcome: ChildOutcome) -> dg.O
     if not outcome.ok or outcome.knn_path is None:
         return dg.Output(outcome, metadata={"skipped": "the KNN stage failed"})
     task = outcome.task
-    adopt_reexecution(context, task.job_id)
     timeline = timeline_for(context, task.job_id)
     knn = KnnStageResult(task.pair.name, outcome.knn_path, outcome.knn_reused, 0, 0, 0.0)
     try:
+        adopt_reexecution(context, task.job_id)
         frame, summary = run_candidate_stage(task.plan.settings, task.pair, knn)
         path = candidates_path(task)
         save_candidates(frame, path)
+        timeline.emit(
+            "child.pair_features.done",
+            f"{task.pair.name}: {summary.n_rows} rows, {summary.n_positive} positive",
+            snapshot_pair=task.pair.name,
+            n_rows=summary.n_rows,
+            n_positive=summary.n_positive,
+            seconds=round(summary.seconds, 3),
+        )
     except Exception as error:
         return dg.Output(handle_child_error(context, timeline, task, "features", error))
-    timeline.emit(
-        "child.pair_features.done",
-        f"{task.pair.name}: {summary.n_rows} rows, {summary.n_positive} positive",
-        snapshot_pair=task.pair.name,
-        n_rows=summary.n_rows,
-        n_positive=summary.n_positive,
-        seconds=round(summary.seconds, 3),
-    )
     done = dataclasses.replace(outcome, candidates_path=str(path), n_rows=summary.n_rows)
     return dg.Output(
         done,

@@ -13,6 +13,7 @@ from protea_pipelines import settings
 from protea_pipelines.assets.dagster_log import QUEUE_TAG, timeline_for
 from protea_pipelines.assets.orphans import adopt_reexecution
 from protea_pipelines.assets.tasks import ChildOutcome, ExportTicket
+from protea_pipelines.errors import ProteaError
 from protea_pipelines.export.plan import ExportPlan
 from protea_pipelines.export.policy import export_fails
 from protea_pipelines.export.service import fail_parent
@@ -108,7 +109,8 @@ def write_export(context: dg.OpExecutionContext, order: WriteOrder) -> dg.Output
         frames = {pair: load_candidates(Path(path)) for pair, path in order.candidate_paths.items()}
         written = run_write_stage(order.plan, frames, order.missing, order.job_id)
     except BaseException as error:
-        fail_parent(timeline, type(error).__name__, str(error), "export_write.failed")
+        code = error.code if isinstance(error, ProteaError) else type(error).__name__
+        fail_parent(timeline, code, str(error), "export_write.failed")
         raise
     seconds = time.perf_counter() - started
     timeline.emit(

@@ -51,6 +51,12 @@ class ParseError(InputError):
         self.line_number = line_number
 
 
+class WriteError(ProteaError):
+    """A dataset file that could not be written (no space left, a file-size limit...)."""
+
+    code = "write_failed"
+
+
 class TransientError(ProteaError):
     """A failure worth retrying: a dropped connection, a busy file."""
 

@@ -15,7 +15,13 @@ from protea_pipelines.dagster_home import ensure_dagster_home
 from protea_pipelines.errors import PayloadError
 from protea_pipelines.export.payload import ExportPayload, describe_validation_error
 from protea_pipelines.export.service import ExportOutcome, open_parent_job
-from protea_pipelines.jobs.parent_job import FAILED, finish_parent_job, record_event
+from protea_pipelines.jobs.parent_job import (
+    CANCELLED,
+    FAILED,
+    LIVE_STATES,
+    finish_parent_job,
+    record_event,
+)
 from protea_pipelines.jobs.reaper import launcher_identity
 from protea_pipelines.store.db import session_scope
 from protea_pipelines.store.models import ParentJob
@@ -71,14 +77,23 @@ def _refuse(job_id: str, reason: str) -> None:
 
 
 def outcome_of(job_id: str, run_id: str) -> ExportOutcome:
-    """Read the parent job after its run; a run that ended without ending it fails it."""
+    """Read the parent job after its run; a run that ended without ending it ends it here."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(run_id)
+        run_status = run.status if run is not None else None
     with session_scope() as session:
         job = session.get(ParentJob, job_id)
         assert job is not None
-        if job.status in ("queued", "running"):
-            finish_parent_job(
-                session, job_id, FAILED, "run_ended", f"Dagster run {run_id} ended first"
-            )
+        if job.status in LIVE_STATES:
+            cancelled = run_status == dg.DagsterRunStatus.CANCELED
+            status = CANCELLED if cancelled else FAILED
+            state = run_status.value if run_status is not None else "missing"
+            reason = f"Dagster run {run_id} ended ({state}) before the export finished"
+            if finish_parent_job(session, job_id, status, "run_ended", reason, run_id=run_id):
+                event = "export_run.cancelled" if cancelled else "export_run.failed"
+                record_event(session, job_id, "error", event, reason, {"run_id": run_id})
             session.refresh(job)
         return ExportOutcome(
             job.id, job.status, (job.meta or {}).get("dataset_path"), job.error_message

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from protea_pipelines import __version__, settings
-from protea_pipelines.errors import InputError
+from protea_pipelines.errors import InputError, WriteError
 from protea_pipelines.export.lineage import LineagePair
 from protea_pipelines.export.plan import ExportPlan
 from protea_pipelines.export.schema import COLUMNS, DATASET_SCHEMA, schema_sha
@@ -101,9 +101,12 @@ def _split_table(pairs: tuple[LineagePair, ...], frames: dict[str, pd.DataFrame]
 
 
 def _write_parquet(table: pa.Table, path: Path) -> dict[str, Any]:
-    pq.write_table(table, path, **PARQUET_OPTIONS)
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+    try:
+        pq.write_table(table, path, **PARQUET_OPTIONS)
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise WriteError(f"{path.name}: could not be written: {error}") from error
     return {"sha256": _sha256_file(path), "bytes": path.stat().st_size, "rows": table.num_rows}
 
 
@@ -154,10 +157,13 @@ def _sha256_file(path: Path) -> str:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with path.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise WriteError(f"{path.name}: could not be written: {error}") from error
 
 
 def _fsync_dir(path: Path) -> None:

@@ -64,13 +64,16 @@ def report_child_failure(
 
     Once the parent has left RUNNING nothing changes, so the call is safe to repeat.
     """
-    # Claim before reading: the insert takes SQLite's write lock (PostgreSQL then locks the
-    # parent row), so the meta read below cannot be stale when it is written back.
+    # Claim before reading: on SQLite the insert takes the database's write lock; on
+    # PostgreSQL the row lock below serialises reporters. It is FOR NO KEY UPDATE because every
+    # claim's foreign key holds KEY SHARE on the parent: a plain FOR UPDATE would deadlock.
     claimed = claim_child(session, job_id, child_key, "failed", message)
     job = session.execute(
-        select(ParentJob).where(ParentJob.id == job_id).with_for_update()
+        select(ParentJob)
+        .where(ParentJob.id == job_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
     ).scalar_one()
-    session.refresh(job)
     if job.status != RUNNING or not claimed:
         count = int((job.meta or {}).get("failed_children_count", 0))
         return FailureReport(False, count, job.status, False)

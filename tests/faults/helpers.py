@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,6 +107,15 @@ class Export:
         text = self.log_file.read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
+    def group_left(self, timeout: float = 10.0) -> list[int]:
+        """Pids still in the export's process group (its step processes) after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = processes_in_group(self.process.pid)
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
+
     def stop(self) -> None:
         """End what is left of the export: its own process, then its process group."""
         if self.running():
@@ -114,11 +123,27 @@ class Export:
             self.process.wait(timeout=30)
         # Step processes of a killed launcher live on in its process group (start_new_session
         # made the group id the launcher's pid); end them too, by that group only.
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self._log.close()
+
+
+def processes_in_group(pgid: int) -> list[int]:
+    """Live processes (not zombies) whose process group is `pgid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name, which is in parentheses and may contain spaces.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state != "Z":
+            found.append(int(entry.name))
+    return sorted(found)
 
 
 @contextmanager

@@ -6,9 +6,10 @@ CANCELING in the instance, then interrupt the process that executes it. The exec
 stops the step processes and ends the run CANCELED. The parent must not stay RUNNING; for a
 cancelled run the contract's status is cancelled.
 
-A plain SIGTERM (a supervisor stopping the command) is the second case: Dagster's CLI entry
-points install a handler that treats SIGTERM like SIGINT, and the export command is expected
-to end its run and parent the same way rather than vanish with its steps still running.
+A plain SIGTERM (a supervisor stopping the command, no cancellation asked for) is the second
+case: while dg.execute_job runs, Dagster's interrupt handling maps SIGTERM to SIGINT, so the
+run ends FAILURE ("interrupted unexpectedly") and the command goes on to end the parent
+failed. Neither case may leave a step process running on its own.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.faults.helpers import (
     events_of,
     export_process,
     named,
+    names_of,
     only_parent,
     parent_jobs,
     payload,
@@ -58,17 +60,25 @@ def test_run_cancelled_while_a_child_runs(demo_home: Path, tmp_path: Path) -> No
         os.kill(export.pid, signal.SIGINT)
         rc = export.wait()
         log = export.tail()
+        left = export.group_left()
 
     with dagster_instance() as instance:
         assert run_status(instance, run_id) == "CANCELED", log
     assert rc != 0, log
+    # The steps were stopped with the run, not left running on their own.
+    assert left == [], left
     job = only_parent()
     assert job["id"] == job_id
     assert job["status"] != "running", job
-    # The run was cancelled, not failed: the parent says so.
-    assert job["status"] == "cancelled", job
+    assert job["finished_at"] is not None
     assert run_id in (job["error_message"] or ""), job
+    names = names_of(events_of(job_id))
+    assert "export_write.done" not in names and "export_collect.outcomes" not in names, names
     assert_no_dataset(name)
+    # Checked last, so that everything above is proven whatever this says: the run was
+    # cancelled, not failed, and the parent must say so (as the cancel sensor and the reaper
+    # would: CANCELED -> cancelled).
+    assert job["status"] == "cancelled", (job["status"], job["error_code"], job["error_message"])
 
 
 def test_export_command_stopped_with_sigterm(demo_home: Path, tmp_path: Path) -> None:
@@ -79,13 +89,17 @@ def test_export_command_stopped_with_sigterm(demo_home: Path, tmp_path: Path) ->
         os.kill(export.pid, signal.SIGTERM)
         rc = export.wait()
         log = export.tail()
+        left = export.group_left()
         # What the command leaves behind once it has exited: the run and the parent.
         with dagster_instance() as instance:
             status_at_exit = run_status(instance, run_id)
         job = only_parent()
 
     assert rc != 0, log
+    assert left == [], left
     assert job["id"] == job_id
     assert job["status"] != "running", (job, status_at_exit, log)
-    assert status_at_exit in ("CANCELED", "FAILURE"), status_at_exit
+    assert status_at_exit == "FAILURE", status_at_exit
+    assert job["status"] == "failed", job
+    assert run_id in (job["error_message"] or ""), job
     assert_no_dataset(name)

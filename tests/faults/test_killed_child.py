@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
 import numpy as np
 import pytest
 
@@ -26,6 +28,7 @@ from tests.faults.helpers import (
     named,
     of_pair,
     only_parent,
+    parent_jobs,
     payload,
     reexecute_from_failure,
     run_status,
@@ -51,8 +54,6 @@ def add_wide_embedding_config() -> None:
 
 
 def test_child_killed_mid_knn_then_reexecuted_from_failure(demo_home: Path, tmp_path: Path) -> None:
-    import dagster as dg
-
     add_wide_embedding_config()
     data = payload(NAME, embedding_config=WIDE_CONFIG, search_backend="numpy")
     payload_file = write_payload(tmp_path, data)
@@ -74,6 +75,8 @@ def test_child_killed_mid_knn_then_reexecuted_from_failure(demo_home: Path, tmp_
                         return jobs["dagster_run_id"], key, pid
             return None
 
+        # Killed at once: the KNN stage of this step (inputs, then the search) takes over a
+        # second at 8192 dimensions, so the step is surely inside it; the events prove it below.
         run_id, key, pid = wait_until("a train child's KNN", a_knn_under_way, export=export)
         pair = PAIRS[key]
         os.kill(pid, signal.SIGKILL)
@@ -146,8 +149,6 @@ def test_child_killed_mid_knn_then_reexecuted_from_failure(demo_home: Path, tmp_
     assert enders, [(e["name"], e["level"], e["message"]) for e in failed_events]
 
 
-def only_parent_or_none() -> dict | None:
-    from tests.faults.helpers import parent_jobs
-
+def only_parent_or_none() -> dict[str, Any] | None:
     jobs = parent_jobs()
     return jobs[0] if len(jobs) == 1 else None
