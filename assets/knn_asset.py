@@ -13,6 +13,7 @@ from pydantic import Field
 from protea_pipelines.assets.dagster_log import QUEUE_TAG
 from protea_pipelines.assets.partitions import parse_partition_key, snapshot_versions
 from protea_pipelines.demo import EMBEDDING, ONTOLOGY
+from protea_pipelines.errors import ProteaError
 from protea_pipelines.export.plan import plan_single_pair
 from protea_pipelines.export.stages import run_knn_stage
 from protea_pipelines.resources.search_backend import SearchBackendResource
@@ -45,18 +46,23 @@ class KnnSettingsConfig(dg.Config):
 def snapshot_knn(
     context: dg.AssetExecutionContext, config: KnnSettingsConfig, search: SearchBackendResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-    source, version = parse_partition_key(context.partition_key)
-    with session_scope() as session:
-        pair_settings, pair = plan_single_pair(
-            session,
-            source,
-            version,
-            config.embedding_config,
-            config.ontology_snapshot,
-            config.k,
-            search.effective_name(config.search_backend),
-        )
-    result = run_knn_stage(pair_settings, pair, search.build(pair_settings.search_backend))
+    try:
+        source, version = parse_partition_key(context.partition_key)
+        with session_scope() as session:
+            pair_settings, pair = plan_single_pair(
+                session,
+                source,
+                version,
+                config.embedding_config,
+                config.ontology_snapshot,
+                config.k,
+                search.effective_name(config.search_backend),
+            )
+        result = run_knn_stage(pair_settings, pair, search.build(pair_settings.search_backend))
+    except ProteaError as error:
+        # Bad input (the oldest version of a source has no predecessor, an unknown name):
+        # one clear line in the UI rather than a stack trace.
+        raise dg.Failure(description=str(error)) from None
     verb = "reused" if result.reused else "computed"
     context.log.info(
         f"{pair.name}: {verb} neighbours of {result.n_queries} queries in {result.seconds:.2f}s"

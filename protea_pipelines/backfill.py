@@ -15,6 +15,10 @@ from protea_pipelines.errors import InputError
 from protea_pipelines.store.db import session_scope
 
 
+# The console logger at INFO: the timeline and step results, without the engine's DEBUG lines.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 @dataclass(frozen=True)
 class BackfillRun:
     partition: str
@@ -58,7 +62,7 @@ def backfill_knn(
             result = dg.execute_job(
                 dg.reconstructable(knn_backfill_job),
                 instance=instance,
-                run_config=run_config or {},
+                run_config={**QUIET_LOGS, **(run_config or {})},
                 tags={"dagster/partition": key, "dagster/backfill": backfill_id},
             )
             runs.append(BackfillRun(key, result.run_id, result.success))

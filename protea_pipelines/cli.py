@@ -235,10 +235,10 @@ def jobs_events(
     if as_json:
         sys.stdout.write(json.dumps(events, indent=2, sort_keys=True) + "\n")
         return
-    table = Table("time", "level", "event", "message")
+    # Plain lines, not a table: a narrow or piped terminal would cut the event names.
     for event in events:
-        table.add_row(event["ts"], event["level"], event["name"], event["message"])
-    console.print(table)
+        line = f"{event['ts']}  {event['level']:<7}  {event['name']}  {event['message']}"
+        console.print(line, highlight=False, markup=False)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ JOB_FIELDS = {
     "status",
     "progress_current",
     "progress_total",
+    "payload",
     "meta",
     "dagster_run_id",
     "created_at",

@@ -35,6 +35,7 @@ class JobResponse(BaseModel):
     status: str
     progress_current: int
     progress_total: int
+    payload: dict[str, Any]
     meta: dict[str, Any]
     error: dict[str, Any] | None = Field(description="Error code and message of a failed job.")
     dagster_run_id: str | None

@@ -1,13 +1,18 @@
-"""Exact top-n search with torch: chunked `mm` + `topk`, on CUDA when there is one.
+"""Exact top-n search with torch: chunked score tiles + `torch.topk`, on CUDA when there is one.
 
-On CPU the inputs are wrapped with `torch.from_numpy` (no copy); on CUDA the references are
-copied to the device once per call. The score buffer is bounded (`block_bytes`), tiling the
-references too when one block of queries against all of them would not fit.
+On CUDA the references are copied to the device once per call and tiles come from
+`torch.mm`. On CPU the tiles come from numpy's matmul (OpenBLAS) writing into a buffer that
+torch reads through `torch.from_numpy`, without a copy: on this project's 2-core AMD
+machine the search with torch's own CPU sgemm (MKL) ran at about 56 % of the OpenBLAS sgemm
+peak, against 83 % with OpenBLAS tiles.
+The score buffer is bounded (`block_bytes`), tiling the references too when one block of
+queries against all of them would not fit.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,25 +61,57 @@ class TorchBackend:
         import torch
 
         device = torch.device(self.resolved_device())
-        q_all = _as_tensor(queries).to(device)
-        r_all = _as_tensor(refs).to(device)
         block_q, block_r = _plan(n_q, n_r, width, self.block_bytes)
-        buffer = torch.empty(block_q * block_r, dtype=torch.float32, device=device)
+        tile = (
+            _cpu_tiles(queries, refs, block_q * block_r)
+            if device.type == "cpu"
+            else (_cuda_tiles(torch, queries, refs, block_q * block_r, device))
+        )
         out = torch.empty((n_q, width), dtype=torch.int64, device=device)
         with _full_fp32_matmul(torch, device):
             for q0 in range(0, n_q, block_q):
-                q_block = q_all[q0 : q0 + block_q]
-                out[q0 : q0 + q_block.shape[0]] = _search_block(
-                    torch, q_block, r_all, width, block_r, buffer
-                )
+                q1 = min(q0 + block_q, n_q)
+                out[q0:q1] = _search_block(torch, tile, q0, q1, n_r, width, block_r)
         return np.ascontiguousarray(out.cpu().numpy(), dtype=np.int64)
+
+
+Tiles = Callable[[int, int, int, int], Any]
+
+
+def _cpu_tiles(queries: np.ndarray, refs: np.ndarray, size: int) -> Tiles:
+    """Score tiles from OpenBLAS, in a numpy buffer that torch shares."""
+    import torch
+
+    buffer = np.empty(size, dtype=np.float32)
+    shared = torch.from_numpy(buffer)
+
+    def tile(q0: int, q1: int, r0: int, r1: int) -> Any:
+        scores = buffer[: (q1 - q0) * (r1 - r0)].reshape(q1 - q0, r1 - r0)
+        np.matmul(queries[q0:q1], refs[r0:r1].T, out=scores)
+        return shared[: scores.size].view(q1 - q0, r1 - r0)
+
+    return tile
+
+
+def _cuda_tiles(torch: Any, queries: np.ndarray, refs: np.ndarray, size: int, device: Any) -> Tiles:
+    """Score tiles from `torch.mm` on the device."""
+    q_all = _as_tensor(queries).to(device)
+    r_all = _as_tensor(refs).to(device)
+    buffer = torch.empty(size, dtype=torch.float32, device=device)
+
+    def tile(q0: int, q1: int, r0: int, r1: int) -> Any:
+        scores = buffer[: (q1 - q0) * (r1 - r0)].view(q1 - q0, r1 - r0)
+        torch.mm(q_all[q0:q1], r_all[r0:r1].T, out=scores)
+        return scores
+
+    return tile
 
 
 def _plan(n_q: int, n_r: int, width: int, block_bytes: int) -> tuple[int, int]:
     """(queries, references) per tile so that the float32 score tile fits in block_bytes.
 
-    All references in one tile when that still leaves a block of 1024 queries (MKL runs
-    well below peak on thinner blocks); otherwise 1024 queries against tiles of references,
+    All references in one tile when that still leaves a block of 1024 queries (BLAS runs
+    below peak on thin blocks); otherwise 1024 queries against tiles of references,
     at least `width` wide so that each tile can fill a row.
     """
     fits = block_bytes // (4 * n_r)
@@ -85,17 +122,13 @@ def _plan(n_q: int, n_r: int, width: int, block_bytes: int) -> tuple[int, int]:
 
 
 def _search_block(
-    torch: Any, q_block: Any, refs: Any, width: int, block_r: int, buffer: Any
+    torch: Any, tile: Tiles, q0: int, q1: int, n_r: int, width: int, block_r: int
 ) -> Any:
-    """Indices of the `width` best references of each query of one block."""
-    m = q_block.shape[0]
+    """Indices of the `width` best references of each query in rows q0:q1."""
     best_val = best_idx = None
-    for r0 in range(0, refs.shape[0], block_r):
-        r_tile = refs[r0 : r0 + block_r]
-        cols = r_tile.shape[0]
-        scores = buffer[: m * cols].view(m, cols)
-        torch.mm(q_block, r_tile.T, out=scores)
-        vals, idx = torch.topk(scores, min(width, cols), dim=1, sorted=False)
+    for r0 in range(0, n_r, block_r):
+        r1 = min(r0 + block_r, n_r)
+        vals, idx = torch.topk(tile(q0, q1, r0, r1), min(width, r1 - r0), dim=1, sorted=False)
         idx += r0
         if best_val is None:
             best_val, best_idx = vals, idx

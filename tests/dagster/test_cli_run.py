@@ -132,4 +132,4 @@ def test_payload_with_an_unknown_key_fails_its_parent_job(cli_home: Path, tmp_pa
 
     missing = _cli(cli_home, "jobs", "show", "no-such-job", "--json", timeout=60)
     assert missing.returncode == 1
-    assert "no parent job no-such-job" in missing.stdout
+    assert missing.stderr == "error: no parent job no-such-job\n" and missing.stdout == ""

@@ -12,6 +12,13 @@ import pytest
 from protea_pipelines.errors import InputError
 from protea_pipelines.knn import BACKEND_NAMES, KnnBackend, get_backend
 
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 # (name, options): the defaults, plus small tiles that force the multi-tile merge paths.
 BACKENDS = [
     ("numpy", {}),
@@ -21,9 +28,21 @@ BACKENDS = [
     ("faiss", {}),
     ("torch", {"device": "cpu"}),
     ("torch", {"device": "cpu", "block_bytes": 20_000}),
+    pytest.param(
+        "torch",
+        {"device": "cuda"},
+        marks=pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA device"),
+    ),
 ]
 BACKEND_IDS = [
-    f"{name}-{'-'.join(f'{k}{v}' for k, v in opts.items()) or 'default'}" for name, opts in BACKENDS
+    "numpy",
+    "numpy-tiles",
+    "numpy-tiny-tiles",
+    "numpy-1-worker",
+    "faiss",
+    "torch-cpu",
+    "torch-cpu-tiles",
+    "torch-cuda",
 ]
 
 # (n_queries, n_refs, dim, n): includes n > n_refs and a single reference.
