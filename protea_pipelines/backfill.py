@@ -14,7 +14,6 @@ from protea_pipelines.dagster_home import ensure_dagster_home
 from protea_pipelines.errors import InputError
 from protea_pipelines.store.db import session_scope
 
-
 # The console logger at INFO: the timeline and step results, without the engine's DEBUG lines.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
