@@ -15,7 +15,7 @@ from protea_pipelines.assets.orphans import adopt_reexecution
 from protea_pipelines.assets.tasks import ChildOutcome, ExportTicket
 from protea_pipelines.errors import ProteaError
 from protea_pipelines.export.plan import ExportPlan
-from protea_pipelines.export.policy import export_fails
+from protea_pipelines.export.policy import failure_reason
 from protea_pipelines.export.service import fail_parent
 from protea_pipelines.export.stages import load_candidates, run_write_stage
 from protea_pipelines.jobs.parent_job import RUNNING, SUCCEEDED, finish_parent_job
@@ -66,11 +66,10 @@ def collect_export(
         failed=failed,
         failure_ratio=plan.payload.failure_ratio,
     )
-    if export_fails(failed, dispatched, plan.payload.failure_ratio) or _parent_ended(ticket.job_id):
-        reason = (
-            f"{failed} of {dispatched} children failed (failure_ratio "
-            f"{plan.payload.failure_ratio}): " + "; ".join(m["error"] for m in missing[:3])
-        )
+    reason = failure_reason(missing, dispatched, plan.payload.failure_ratio)
+    if reason is None and _parent_ended(ticket.job_id):
+        reason = f"the parent job ended before collect ({failed} of {dispatched} children failed)"
+    if reason is not None:
         fail_parent(timeline, "children_failed", reason, "export_collect.failed")
         raise dg.Failure(description=reason, metadata={"failed": failed, "dispatched": dispatched})
     if missing:

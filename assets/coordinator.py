@@ -21,7 +21,7 @@ from protea_pipelines.export.service import (
     run_planned_in_one_step,
     validate_and_plan,
 )
-from protea_pipelines.jobs.parent_job import SUCCEEDED, set_parent_meta, start_parent_job
+from protea_pipelines.jobs.parent_job import SUCCEEDED, start_parent_job
 from protea_pipelines.jobs.timeline import Timeline
 from protea_pipelines.resources.search_backend import SearchBackendResource
 from protea_pipelines.store.db import session_scope
@@ -83,13 +83,6 @@ def export_coordinator(
     with session_scope() as session:
         register_snapshot_partitions(context.instance, session)
         start_parent_job(session, job_id, progress_total=len(plan.pairs))
-        set_parent_meta(
-            session,
-            job_id,
-            dispatched_total=len(plan.pairs),
-            failed_children_count=0,
-            top_error_messages=[],
-        )
     payload = plan.payload
     timeline.emit(
         "export_coordinator.dispatching",

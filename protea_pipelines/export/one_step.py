@@ -10,7 +10,7 @@ import pandas as pd
 
 from protea_pipelines.errors import ProteaError
 from protea_pipelines.export.plan import ExportPlan
-from protea_pipelines.export.policy import export_fails
+from protea_pipelines.export.policy import failure_reason
 from protea_pipelines.export.stages import run_candidate_stage, run_knn_stage, run_write_stage
 from protea_pipelines.export.writer import WrittenDataset
 from protea_pipelines.jobs.children import report_child_failure, update_parent_progress
@@ -59,12 +59,9 @@ def run_export_in_one_step(plan: ExportPlan, job_id: str, timeline: Timeline) ->
             candidate_seconds=round(summary.seconds, 3),
         )
 
-    if export_fails(len(missing), len(plan.pairs), plan.payload.failure_ratio):
-        messages = "; ".join(item["error"] for item in missing[:3])
-        raise ExportFailed(
-            f"{len(missing)} of {len(plan.pairs)} snapshot pairs failed "
-            f"(failure_ratio {plan.payload.failure_ratio}): {messages}"
-        )
+    reason = failure_reason(missing, len(plan.pairs), plan.payload.failure_ratio)
+    if reason is not None:
+        raise ExportFailed(reason)
     if missing:
         timeline.emit(
             "export_research_dataset.partial",

@@ -11,3 +11,15 @@ def export_fails(failed: int, dispatched: int, failure_ratio: float) -> bool:
     if dispatched <= 0:
         return True
     return failed >= dispatched or failed / dispatched >= failure_ratio
+
+
+def failure_reason(
+    missing: list[dict[str, str]], dispatched: int, failure_ratio: float
+) -> str | None:
+    """Why the export fails by the policy (with the first three errors), or None when it holds."""
+    if not export_fails(len(missing), dispatched, failure_ratio):
+        return None
+    errors = "; ".join(item["error"] for item in missing[:3])
+    return (
+        f"{len(missing)} of {dispatched} children failed (failure_ratio {failure_ratio}): {errors}"
+    )

@@ -122,13 +122,6 @@ def run_planned_in_one_step(plan: ExportPlan, timeline: Timeline) -> ExportOutco
     job_id = timeline.job_id
     with session_scope() as session:
         start_parent_job(session, job_id, progress_total=len(plan.pairs))
-        set_parent_meta(
-            session,
-            job_id,
-            dispatched_total=len(plan.pairs),
-            failed_children_count=0,
-            top_error_messages=[],
-        )
     started = time.perf_counter()
     try:
         written = run_export_in_one_step(plan, job_id, timeline)

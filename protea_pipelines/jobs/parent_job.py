@@ -55,13 +55,25 @@ def create_parent_job(
 
 
 def start_parent_job(session: Session, job_id: str, progress_total: int) -> bool:
-    """queued -> running with the number of children to wait for; False if not queued."""
+    """queued -> running with the number of children dispatched; False if not queued.
+
+    The failure counters start at zero here, so a reader sees them on every running job.
+    """
     result = session.execute(
         update(ParentJob)
         .where(ParentJob.id == job_id, ParentJob.status == QUEUED)
         .values(status=RUNNING, started_at=utcnow(), progress_total=progress_total)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    set_parent_meta(
+        session,
+        job_id,
+        dispatched_total=progress_total,
+        failed_children_count=0,
+        top_error_messages=[],
+    )
+    return True
 
 
 def finish_parent_job(
