@@ -3,13 +3,24 @@ reaper sensor. Collect and write end the parent in the normal case; these cover 
 raised, a run that failed or was cancelled, and a run whose process died.
 """
 
+import shutil
+
 import dagster as dg
 
+from protea_pipelines import settings
 from protea_pipelines.assets.dagster_log import PARENT_JOB_TAG
+from protea_pipelines.export.service import OPERATION
 from protea_pipelines.jobs.children import reopen_for_reexecution
-from protea_pipelines.jobs.parent_job import CANCELLED, FAILED, finish_parent_job, record_event
-from protea_pipelines.jobs.reaper import Reaped, reap_orphaned_parents
+from protea_pipelines.jobs.parent_job import (
+    CANCELLED,
+    FAILED,
+    FINAL_STATES,
+    finish_parent_job,
+    record_event,
+)
+from protea_pipelines.jobs.reaper import Reaped, launcher_alive, reap_orphaned_parents
 from protea_pipelines.store.db import session_scope
+from protea_pipelines.store.models import ParentJob
 
 
 def adopt_reexecution(context: dg.OpExecutionContext, job_id: str) -> None:
@@ -93,7 +104,38 @@ def reap_with_instance(instance: dg.DagsterInstance) -> list[Reaped]:
         run = instance.get_run_by_id(item.run_id) if item.run_id else None
         if run is not None and not run.is_finished:
             instance.report_run_failed(run, message=item.reason)
+    _fail_abandoned_runs(instance)
+    _clear_work_of_ended_jobs()
     return reaped
+
+
+def _fail_abandoned_runs(instance: dg.DagsterInstance) -> None:
+    """A run whose parent job has ended and whose launcher died would hold a slot of the run
+    queue for ever: mark it failed in Dagster too."""
+    live = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    runs = instance.get_runs(dg.RunsFilter(statuses=live, tags={"protea/operation": OPERATION}))
+    for run in runs:
+        job_id = run.tags.get(PARENT_JOB_TAG)
+        with session_scope() as session:
+            job = session.get(ParentJob, job_id) if job_id else None
+            ended = job is not None and job.status in FINAL_STATES
+            dead = job is not None and launcher_alive(job.meta or {}) is False
+        if ended and dead:
+            instance.report_run_failed(
+                run, message=f"its parent job {job_id} has ended and its launcher died"
+            )
+
+
+def _clear_work_of_ended_jobs() -> None:
+    """Candidate files of jobs that will never write (a failed fan-out leaves them)."""
+    work = settings.protea_home() / "work"
+    if not work.is_dir():
+        return
+    with session_scope() as session:
+        for folder in work.iterdir():
+            job = session.get(ParentJob, folder.name)
+            if job is None or job.status in FINAL_STATES:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 @dg.sensor(

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from protea_pipelines import settings
@@ -52,7 +53,8 @@ error_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(error: Exception | str) -> NoReturn:
-    error_console.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+    # Escaped: a value such as "[/x]" in the message is text, not Rich markup.
+    error_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
     raise typer.Exit(code=1)
 
 
@@ -109,11 +111,14 @@ def export(payload_file: Path = typer.Argument(..., exists=True, dir_okay=False)
     except ProteaError as error:
         fail(error)
         return
-    console.print(f"parent job  {outcome.job_id}", highlight=False)
-    console.print(f"status      {outcome.status}", highlight=False)
-    console.print(f"dataset     {outcome.dataset_path or '-'}", highlight=False)
-    if outcome.error:
-        console.print(f"error       {outcome.error}", highlight=False)
+    for label, value in (
+        ("parent job", outcome.job_id),
+        ("status", outcome.status),
+        ("dataset", outcome.dataset_path or "-"),
+        ("error", outcome.error),
+    ):
+        if value:
+            console.print(f"{label:<12}{value}", highlight=False, markup=False)
     if outcome.status != "succeeded":
         raise typer.Exit(code=1)
 

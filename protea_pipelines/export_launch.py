@@ -67,13 +67,19 @@ def launch_export(payload: Mapping[str, Any]) -> ExportOutcome:
         reason = "; ".join(e.message for e in error.errors) or str(error)
         _refuse(job_id, reason)
         return ExportOutcome(job_id, FAILED, None, reason)
+    except Exception as error:
+        # The code location itself failed to load or launch (a bad schedule file, say): the
+        # job must not stay queued holding its output name.
+        reason = f"the run could not be launched: {type(error).__name__}: {error}"
+        _refuse(job_id, reason, code="launch_failed")
+        return ExportOutcome(job_id, FAILED, None, reason)
     return outcome_of(job_id, run_id)
 
 
-def _refuse(job_id: str, reason: str) -> None:
+def _refuse(job_id: str, reason: str, code: str = PayloadError.code) -> None:
     with session_scope() as session:
         record_event(session, job_id, "error", "export_coordinator.failed", reason)
-        finish_parent_job(session, job_id, FAILED, PayloadError.code, reason)
+        finish_parent_job(session, job_id, FAILED, code, reason)
 
 
 def outcome_of(job_id: str, run_id: str) -> ExportOutcome:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from protea_pipelines.errors import InputError
 from protea_pipelines.store.models import GoAltId, GoTerm, GoTermRelation
 
 ASPECT_ROOTS = {"P": "GO:0008150", "F": "GO:0003674", "C": "GO:0005575"}
@@ -31,6 +32,15 @@ class Ontology:
     _descendants: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        # Only edges between known terms of one namespace propagate: GO's part_of links from
+        # molecular functions to processes would otherwise turn a function into "known"
+        # process terms (go-basic drops them for the same reason), and a parent the file never
+        # defines has no aspect to count it in.
+        self.parents = {
+            child: kept
+            for child, parents in self.parents.items()
+            if (kept := tuple(p for p in parents if self.aspects.get(p) == self.aspects.get(child)))
+        }
         children: dict[str, list[str]] = defaultdict(list)
         for child, parents in self.parents.items():
             for parent in parents:
@@ -54,12 +64,23 @@ class Ontology:
             return cached
         # Iterative post-order walk: GO is deep enough that recursion is not worth the risk.
         stack = [go_id]
+        on_path: set[str] = set()
         while stack:
             term = stack[-1]
             pending = [p for p in self.parents.get(term, ()) if p not in self._ancestors]
-            if pending:
+            if pending and term not in on_path:
+                on_path.add(term)
+                cycle = [p for p in pending if p in on_path]
+                if cycle:
+                    raise InputError(
+                        "ontology_snapshot",
+                        self.snapshot_id,
+                        f"is_a/part_of cycle: {term} has the ancestor {cycle[0]}, "
+                        f"which descends from {term}",
+                    )
                 stack.extend(pending)
                 continue
+            on_path.discard(term)
             stack.pop()
             if term in self._ancestors:
                 continue

@@ -26,7 +26,7 @@ from protea_pipelines.store.models import Dataset, JobEvent, ParentJob
 
 logger = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 503)
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 410, 422, 503)
 }
 
 
@@ -116,8 +116,13 @@ def create_app() -> FastAPI:
             if dataset is None:
                 raise HTTPException(404, f"no dataset named {name!r}")
             path = dataset.path
-        with open(f"{path}/manifest.json") as handle:
-            manifest: dict[str, Any] = json.load(handle)
+        try:
+            with open(f"{path}/manifest.json") as handle:
+                manifest: dict[str, Any] = json.load(handle)
+        except FileNotFoundError:
+            raise HTTPException(
+                410, f"dataset {name!r} is registered but its files are gone"
+            ) from None
         return manifest
 
     return app

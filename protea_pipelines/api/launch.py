@@ -62,7 +62,7 @@ def resolve_payload(body: dict[str, Any]) -> dict[str, Any]:
 def launch(payload: dict[str, Any]) -> tuple[str, str]:
     """Create the parent job (queued) and its run, start the run; (job_id, run_id)."""
     try:
-        job_id = open_parent_job(payload)
+        job_id = open_parent_job(payload, meta=launcher_identity())
     except InputError as error:
         raise Refused(409, str(error)) from None
     try:
@@ -80,7 +80,7 @@ def launch(payload: dict[str, Any]) -> tuple[str, str]:
             .where(ParentJob.id == job_id, ParentJob.dagster_run_id.is_(None))
             .values(dagster_run_id=run_id)
         )
-        set_parent_meta(session, job_id, **{**launcher_identity(), "launcher_pid": pid})
+        set_parent_meta(session, job_id, launcher_pid=pid)
     return job_id, run_id
 
 

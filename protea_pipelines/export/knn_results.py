@@ -22,7 +22,10 @@ from protea_pipelines.export.plan import PairSettings
 
 
 def knn_result_key(settings: PairSettings, pair: LineagePair) -> str:
+    # The config name stands for its accession list too: two configs with the same vectors
+    # in another row order must not share neighbours.
     material = {
+        "embedding_config": settings.embedding_config,
         "embedding_matrix_sha256": settings.embedding_matrix_sha256,
         "ontology_snapshot_id": settings.ontology_snapshot_id,
         "pred": [pair.pred.annotation_set_id, pair.pred.sha256],

@@ -30,9 +30,11 @@ def run_export_in_one_step(plan: ExportPlan, job_id: str, timeline: Timeline) ->
             knn = run_knn_stage(plan.settings, pair)
             frame, summary = run_candidate_stage(plan.settings, pair, knn)
         except ProteaError as error:
-            missing.append({"snapshot_pair": pair.name, "split": pair.split, "error": str(error)})
+            # The same text as a fan-out child's, so both paths write the same manifest.
+            message = f"{pair.name}: {error}"
+            missing.append({"snapshot_pair": pair.name, "split": pair.split, "error": message})
             with session_scope() as session:
-                report_child_failure(session, job_id, pair.mapping_key, str(error))
+                report_child_failure(session, job_id, pair.mapping_key, message)
             timeline.emit(
                 "export_research_dataset.pair_failed",
                 f"{pair.name} failed: {error}",

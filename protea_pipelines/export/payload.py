@@ -7,6 +7,7 @@ descriptions feed the Dagster launchpad and the HTTP API schema.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import (
@@ -92,7 +93,7 @@ class ExportPayload(BaseModel):
     @field_validator("train_versions", "test_versions")
     @classmethod
     def _distinct_versions(cls, value: list[int]) -> list[int]:
-        duplicated = sorted({v for v in value if value.count(v) > 1})
+        duplicated = sorted(v for v, n in Counter(value).items() if n > 1)
         if duplicated:
             raise ValueError(f"versions listed twice: {duplicated}")
         return value

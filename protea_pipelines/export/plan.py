@@ -111,6 +111,8 @@ def plan_export(
         resolve_lineage_pair(versions, version, split, split_field(split))
         for split, version in payload.versions
     )
+    _check_test_after_train(payload)
+    _check_loaded_through(session, pairs, ontology_id, payload.ontology_snapshot)
 
     pivot = derive_pivot_annotation_set(session, payload.annotation_source, payload.train_versions)
     if payload.annotation_set_id is not None and payload.annotation_set_id != pivot:
@@ -190,3 +192,40 @@ def plan_single_pair(
         expand_votes_to_ancestors=False,
     )
     return settings, pair
+
+
+def _check_test_after_train(payload: ExportPayload) -> None:
+    """A test version older than a train version would leak its ground truth into training
+    features: the newer train pair's neighbours vote with the annotations of that version."""
+    if payload.test_versions and min(payload.test_versions) <= max(payload.train_versions):
+        raise InputError(
+            "test_versions",
+            min(payload.test_versions),
+            f"must be newer than every train version (newest train version "
+            f"{max(payload.train_versions)})",
+        )
+
+
+def _check_loaded_through(
+    session: Session, pairs: tuple[LineagePair, ...], ontology_id: int, ontology_name: str
+) -> None:
+    """Terms unknown to the ontology a set was loaded through were dropped at load time; read
+    through another ontology, such a set would silently miss them."""
+    set_ids = {p.pred.annotation_set_id for p in pairs} | {
+        p.current.annotation_set_id for p in pairs
+    }
+    other = session.execute(
+        select(AnnotationSet.source_version, OntologySnapshot.name)
+        .join(OntologySnapshot, OntologySnapshot.id == AnnotationSet.ontology_snapshot_id)
+        .where(AnnotationSet.id.in_(set_ids), AnnotationSet.ontology_snapshot_id != ontology_id)
+        .order_by(AnnotationSet.version_number)
+    ).first()
+    if other is not None:
+        version, loaded_through = other
+        raise InputError(
+            "ontology_snapshot",
+            ontology_name,
+            f"version {version} was loaded through {loaded_through}: export through it, or "
+            "load the versions again through this ontology",
+            accepted=[loaded_through],
+        )

@@ -31,6 +31,7 @@ from protea_pipelines.store.db import session_scope
 from protea_pipelines.store.models import ParentJob
 
 OPERATION = "export_research_dataset"
+MAX_PAYLOAD_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,15 @@ def open_parent_job(
 ) -> str:
     # Stored as JSON whatever the caller read (YAML turns 2024-05-01 into a date); the
     # payload model still judges the values as given.
-    stored = json.loads(json.dumps(dict(payload_data), default=str))
+    stored = json.loads(json.dumps(_json_keys(dict(payload_data)), default=str))
+    size = len(json.dumps(stored))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InputError(
+            "payload",
+            f"{size} bytes",
+            "too large to be an export payload",
+            accepted=f"at most {MAX_PAYLOAD_BYTES} bytes as JSON",
+        )
     with session_scope() as session:
         new_id = create_parent_job(
             session, OPERATION, stored, dagster_run_id=dagster_run_id, job_id=job_id
@@ -127,7 +136,8 @@ def run_planned_in_one_step(plan: ExportPlan, timeline: Timeline) -> ExportOutco
         written = run_export_in_one_step(plan, job_id, timeline)
     except BaseException as error:
         code = error.code if isinstance(error, ProteaError) else type(error).__name__
-        fail_parent(timeline, code, str(error), "export_research_dataset.failed")
+        message = str(error) or f"interrupted ({type(error).__name__})"
+        fail_parent(timeline, code, message, "export_research_dataset.failed")
         if not isinstance(error, ProteaError):
             raise
         return ExportOutcome(job_id, FAILED, None, str(error))
@@ -149,3 +159,12 @@ def run_planned_in_one_step(plan: ExportPlan, timeline: Timeline) -> ExportOutco
 
 def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None), list)) else repr(value)
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys as strings at every level (YAML reads 2024-05-01: as a date key)."""
+    if isinstance(value, Mapping):
+        return {str(key): _json_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(item) for item in value]
+    return value

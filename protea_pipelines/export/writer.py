@@ -58,6 +58,10 @@ def write_dataset(
     if final.exists():
         raise InputError("output_name", plan.payload.output_name, "dataset folder exists already")
     final.parent.mkdir(parents=True, exist_ok=True)
+    # One live export per output name (the parent job's unique live name): any staging folder
+    # of this name is left over from a writer that died, and safe to clear.
+    for stale in final.parent.glob(f".staging-{plan.payload.output_name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = final.parent / f".staging-{plan.payload.output_name}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:

@@ -69,12 +69,13 @@ def verdict(job: ParentJob, run_status: str | None) -> tuple[str, str] | None:
     """(final status, reason) for a live parent whose run is over, else None."""
     run_id = job.dagster_run_id
     if run_id is None:
-        created = (
-            job.created_at
-            if job.created_at.tzinfo
-            else job.created_at.replace(tzinfo=utcnow().tzinfo)
-        )
-        if utcnow() - created > NEVER_LAUNCHED_AFTER and launcher_alive(job.meta or {}) is not True:
+        alive = launcher_alive(job.meta or {})
+        if alive is False:
+            return FAILED, "the process launching this job died before it launched a run"
+        created = job.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=utcnow().tzinfo)
+        if utcnow() - created > NEVER_LAUNCHED_AFTER and alive is None:
             return FAILED, "no Dagster run was ever launched for this job"
         return None
     if run_status is None:
