@@ -116,7 +116,7 @@ class Annotation(Base):
     annotation_set_id: Mapped[int] = mapped_column(
         ForeignKey("annotation_sets.id", ondelete="CASCADE")
     )
-    accession: Mapped[str] = mapped_column(String(40))
+    accession: Mapped[str] = mapped_column(String(100))
     go_id: Mapped[str] = mapped_column(String(20))
     qualifier: Mapped[str] = mapped_column(String(100), default="")
     is_negated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -129,7 +129,7 @@ class Annotation(Base):
 class ProteinSequence(Base):
     __tablename__ = "protein_sequences"
 
-    accession: Mapped[str] = mapped_column(String(40), primary_key=True)
+    accession: Mapped[str] = mapped_column(String(100), primary_key=True)
     sequence: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     source_file: Mapped[str] = mapped_column(Text, default="")

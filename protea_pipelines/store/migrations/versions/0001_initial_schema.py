@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 08:17:17.804552
+Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa
@@ -81,7 +81,7 @@ def upgrade() -> None:
 
     op.create_table(
         "protein_sequences",
-        sa.Column("accession", sa.String(length=40), nullable=False),
+        sa.Column("accession", sa.String(length=100), nullable=False),
         sa.Column("sequence", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("source_file", sa.Text(), nullable=False),
@@ -182,7 +182,7 @@ def upgrade() -> None:
         "annotations",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("annotation_set_id", sa.Integer(), nullable=False),
-        sa.Column("accession", sa.String(length=40), nullable=False),
+        sa.Column("accession", sa.String(length=100), nullable=False),
         sa.Column("go_id", sa.String(length=20), nullable=False),
         sa.Column("qualifier", sa.String(length=100), nullable=False),
         sa.Column("is_negated", sa.Boolean(), nullable=False),
