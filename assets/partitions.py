@@ -54,5 +54,11 @@ def unregistered_partition_keys(instance: dg.DagsterInstance, session: Session) 
             AnnotationSet.version_number, AnnotationSet.source
         )
     ).all()
-    keys = [partition_key(source, version) for source, version in rows]
-    return [key for key in keys if key not in known]
+    keys = []
+    for source, version in rows:
+        key = f"{source}.{version}"
+        # A source whose name cannot be a key (loaded before names were checked) must not keep
+        # every other source's versions out of the catalogue.
+        if KEY_PATTERN.match(key) and key not in known:
+            keys.append(key)
+    return keys
