@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protea_pipelines.errors import InputError
@@ -30,7 +31,15 @@ from protea_pipelines.store.models import (
     OntologySnapshot,
 )
 
-SOURCE_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+# The source becomes part of Dagster partition keys, which cannot start with '.'.
+SOURCE_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+SOURCE_ACCEPTED = (
+    "letters, digits, '.', '_' and '-', starting with a letter, digit or '_', "
+    "at most 100 characters"
+)
+MAX_SOURCE_LENGTH = 100  # the length of annotation_sets.source
+# version_number is an INTEGER column: PostgreSQL refuses more (SQLite would store it).
+MAX_VERSION = 2_147_483_647
 GAF_ACCEPTED = "GAF 2.0 to 2.2: tab-separated annotation lines, plain or gzipped"
 AnnotationKey = tuple[str, str, str, bool]
 
@@ -76,8 +85,8 @@ def load_annotation_set(
     Files that yield no row to keep are an InputError and store nothing.
     """
     version_number = _version_of(version, cutoff_date)
-    if not SOURCE_PATTERN.fullmatch(source):
-        raise InputError("source", source, "not a valid source name", "[A-Za-z0-9._-]+")
+    if len(source) > MAX_SOURCE_LENGTH or not SOURCE_PATTERN.fullmatch(source):
+        raise InputError("source", source, "not a valid source name", SOURCE_ACCEPTED)
     if not paths:
         raise InputError("paths", paths, "no GAF file given")
     for path in paths:
@@ -91,9 +100,7 @@ def load_annotation_set(
         AnnotationSet.source == source, AnnotationSet.source_version == str(version_number)
     )
     if session.scalar(existing):
-        raise InputError(
-            "version", version_number, f"annotation set ({source}, {version_number}) already exists"
-        )
+        raise _set_exists(source, version_number)
 
     tally = LoadTally()
     # Counted notes are present even at zero, so every annotation report has the same shape.
@@ -120,7 +127,11 @@ def load_annotation_set(
         row_count=len(merged),
     )
     session.add(annotation_set)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:
+        # A concurrent load committed the same (source, version) after the check above.
+        raise _set_exists(source, version_number) from error
     for row in merged.values():
         row["annotation_set_id"] = annotation_set.id
     bulk_insert(session, Annotation, list(merged.values()))
@@ -130,6 +141,12 @@ def load_annotation_set(
     )
     report = tally.store(session, "annotations", f"{source}:{version_number}", ",".join(names))
     return annotation_set, report
+
+
+def _set_exists(source: str, version_number: int) -> InputError:
+    return InputError(
+        "version", version_number, f"annotation set ({source}, {version_number}) already exists"
+    )
 
 
 def _version_of(version: int | None, cutoff_date: date | None) -> int:
@@ -144,8 +161,13 @@ def _version_of(version: int | None, cutoff_date: date | None) -> int:
         return int(cutoff_date.strftime("%Y%m%d"))
     if version is None:
         raise InputError("version", None, "give a release version or a cutoff date")
-    if version < 1:
-        raise InputError("version", version, "a release version must be a positive integer")
+    if not 1 <= version <= MAX_VERSION:
+        raise InputError(
+            "version",
+            version,
+            "a release version must be a positive integer that fits the store",
+            f"1 to {MAX_VERSION}",
+        )
     return version
 
 

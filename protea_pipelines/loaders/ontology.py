@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protea_pipelines.errors import InputError
@@ -32,7 +33,7 @@ def load_ontology(session: Session, path: Path, name: str) -> tuple[OntologySnap
     if not name or len(name) > 100:
         raise InputError("name", name, "an ontology name must have 1 to 100 characters")
     if session.scalar(select(OntologySnapshot.id).where(OntologySnapshot.name == name)):
-        raise InputError("name", name, "an ontology snapshot with this name already exists")
+        raise _name_taken(name)
     header = read_obo_header(path)
     tally = LoadTally()
     terms: list[dict[str, Any]] = []
@@ -71,7 +72,11 @@ def load_ontology(session: Session, path: Path, name: str) -> tuple[OntologySnap
         name=name, data_version=header.data_version, file_name=path.name, sha256=file_sha256(path)
     )
     session.add(snapshot)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:
+        # A concurrent load committed the same name after the check above.
+        raise _name_taken(name) from error
     for row in terms:
         row["snapshot_id"] = snapshot.id
 
@@ -105,3 +110,7 @@ def load_ontology(session: Session, path: Path, name: str) -> tuple[OntologySnap
     )
     report = tally.store(session, "ontology", name, path.name)
     return snapshot, report
+
+
+def _name_taken(name: str) -> InputError:
+    return InputError("name", name, "an ontology snapshot with this name already exists")

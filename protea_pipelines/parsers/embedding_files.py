@@ -64,6 +64,20 @@ def validate_embeddings(source: str, accessions: Sequence[str], matrix: np.ndarr
     return vectors
 
 
+def refuse_zero_vectors(source: str, accessions: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+    """The vectors unless one is all zeros: it has no direction, so no cosine distance."""
+    nonzero = vectors.any(axis=1)
+    if not nonzero.all():
+        row = int(np.flatnonzero(~nonzero)[0])
+        raise InputError(
+            source,
+            accessions[row],
+            f"zero vector in row {row} (accession {accessions[row]}): it has no direction "
+            "for cosine similarity",
+        )
+    return vectors
+
+
 def stack_vectors(source: str, accessions: Sequence[str], rows: Sequence[np.ndarray]) -> np.ndarray:
     """One matrix from per-accession vectors, refusing vectors of differing length."""
     if not rows:
@@ -101,7 +115,13 @@ def read_h5(path: Path) -> Embeddings:
             raise
         raise unreadable(path, ".h5", "it is damaged or truncated", H5_ACCEPTED) from error
     matrix = stack_vectors(source, accessions, rows)
-    return accessions, validate_embeddings(source, accessions, matrix)
+    return accessions, _checked(source, accessions, matrix)
+
+
+def _checked(source: str, accessions: Sequence[str], matrix: np.ndarray) -> np.ndarray:
+    """What every file reader returns: the validated matrix, refusing zero vectors (checked
+    here, at load, rather than in validate_embeddings: featurize drops its zero rows itself)."""
+    return refuse_zero_vectors(source, accessions, validate_embeddings(source, accessions, matrix))
 
 
 def read_npy(path: Path, accessions_path: Path) -> Embeddings:
@@ -120,7 +140,7 @@ def read_npy(path: Path, accessions_path: Path) -> Embeddings:
         reason = "it is truncated, its header is damaged or it holds Python objects"
         raise unreadable(path, ".npy", reason, NPY_ACCEPTED) from error
     accessions = read_accessions(accessions_path)
-    return accessions, validate_embeddings(source, accessions, _numeric(path, matrix))
+    return accessions, _checked(source, accessions, _numeric(path, matrix))
 
 
 def read_accessions(path: Path) -> list[str]:
@@ -169,7 +189,12 @@ def read_parquet(path: Path) -> Embeddings:
         raise unreadable(path, ".parquet", reason, PARQUET_ACCEPTED) from error
     if "accession" not in table.column_names:
         raise InputError(source, table.column_names, "no 'accession' column")
-    accessions = [str(value) for value in table.column("accession").to_pylist()]
+    values = table.column("accession").to_pylist()
+    for row, value in enumerate(values):
+        # str(None) would store the accession "None"; a missing accession names no protein.
+        if value is None:
+            raise InputError(source, None, f"null accession in row {row}")
+    accessions = [str(value) for value in values]
     if "embedding" in table.column_names:
         values = table.column("embedding").to_pylist()
         rows = [np.asarray(value if value is not None else [], np.float32) for value in values]
@@ -185,7 +210,7 @@ def read_parquet(path: Path) -> Embeddings:
         matrix = np.column_stack(
             [table.column(name).to_numpy(zero_copy_only=False) for name in names]
         ).astype(np.float32)
-    return accessions, validate_embeddings(source, accessions, matrix)
+    return accessions, _checked(source, accessions, matrix)
 
 
 def read_embedding_file(

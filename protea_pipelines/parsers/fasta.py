@@ -14,6 +14,8 @@ from protea_pipelines.parsers import SkippedLine, open_text
 SEQUENCE_PATTERN = re.compile(r"[A-Z*]+")
 SEQUENCE_ACCEPTED = "A-Z and *"
 UNIPROT_HEADER = re.compile(r"(?:sp|tr)\|([^|\s]+)\|\S*")
+# The size of protein_sequences.accession: PostgreSQL refuses longer values, SQLite does not.
+MAX_ACCESSION_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,18 @@ def iter_fasta(path: Path) -> Iterator[FastaRecord | SkippedLine]:
     first_seen: dict[str, int] = {}
     for line_number, header, sequence in _iter_raw_records(path):
         accession, description = accession_of_header(header)
-        if not accession:
+        if "\x00" in header:
+            # PostgreSQL text cannot hold a NUL byte; no header has a use for one.
+            yield SkippedLine(line_number, "NUL byte in header")
+        elif not accession:
             yield SkippedLine(line_number, "header without accession")
+        elif len(accession) > MAX_ACCESSION_LENGTH:
+            yield SkippedLine(
+                line_number,
+                "accession too long",
+                f"{accession[:20]}... has {len(accession)} characters; "
+                f"accepted: at most {MAX_ACCESSION_LENGTH}",
+            )
         elif not sequence:
             yield SkippedLine(line_number, "empty sequence", accession)
         elif not SEQUENCE_PATTERN.fullmatch(sequence):

@@ -21,6 +21,9 @@ ASPECTS = ("P", "F", "C")
 DATE_ACCEPTED = "YYYYMMDD"
 MIN_COLUMNS = 15
 MAX_COLUMNS = 17
+# Column sizes of the annotations table: PostgreSQL refuses longer values (SQLite does not), so
+# a longer value is a malformed line here rather than a failed load later.
+MAX_LENGTHS = {"accession": 100, "qualifier": 100, "evidence code": 10, "assigned by": 100}
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,10 @@ def parse_gaf_line(line: str, line_number: int) -> GafRecord | SkippedLine:
             "wrong column count",
             f"found {len(columns)}, expected {MIN_COLUMNS} to {MAX_COLUMNS} tab-separated",
         )
+    if "\x00" in line:
+        # PostgreSQL text cannot hold a NUL byte; no GAF column has a use for one.
+        column = next(index for index, value in enumerate(columns) if "\x00" in value)
+        return SkippedLine(line_number, "NUL byte", f"in column {column + 1}")
     accession = columns[1].strip()
     qualifier = columns[3].strip()
     go_id = columns[4].strip()
@@ -84,6 +91,19 @@ def parse_gaf_line(line: str, line_number: int) -> GafRecord | SkippedLine:
         return SkippedLine(line_number, "empty evidence code")
     if aspect not in ASPECTS:
         return SkippedLine(line_number, "unknown aspect", _got(aspect, ", ".join(ASPECTS)))
+    sized = {
+        "accession": accession,
+        "qualifier": qualifier,
+        "evidence code": evidence_code,
+        "assigned by": columns[14].strip(),
+    }
+    for name, value in sized.items():
+        if len(value) > MAX_LENGTHS[name]:
+            return SkippedLine(
+                line_number,
+                f"{name} too long",
+                f"{len(value)} characters; accepted: at most {MAX_LENGTHS[name]}",
+            )
     annotation_date = _parse_date(columns[13].strip())
     if annotation_date is None:
         return SkippedLine(line_number, "bad date", _got(columns[13].strip(), DATE_ACCEPTED))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from protea_pipelines import settings
@@ -73,29 +74,18 @@ def save_embeddings(
     model: str = "",
     source_file: str = "",
 ) -> EmbeddingConfig:
-    """Write the matrix and accession list atomically and add the config row (flushed).
+    """Add the config row (flushed), then write the matrix and accession list atomically.
 
-    A directory left without a config row (its transaction rolled back after the files were
-    moved in place) is replaced: the row is the record of what exists.
+    The row is flushed first because its unique name is the claim on the directory: a second
+    load of the same name waits on it and then fails, before it touches any file. Holding the
+    claim, a directory already at the target has no committed row (its transaction rolled back
+    after the files were moved in place) and is replaced. On failure only what this call
+    created is removed: its staging directory, or the target when this call moved it there.
     """
     target = config_dir(name)
     if session.scalar(select(EmbeddingConfig.id).where(EmbeddingConfig.name == name)):
-        raise InputError("name", name, "an embedding config with this name already exists")
+        raise _name_taken(name)
     vectors = validate_embeddings(f"embedding config {name}", list(accessions), matrix)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary directory starts with '.', which no config name may, so it never collides.
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
-    try:
-        np.save(staging / VECTORS_FILE, vectors, allow_pickle=False)
-        (staging / ACCESSIONS_FILE).write_text(
-            "".join(f"{accession}\n" for accession in accessions), encoding="utf-8"
-        )
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     config = EmbeddingConfig(
         name=name,
         dim=int(vectors.shape[1]),
@@ -104,13 +94,59 @@ def save_embeddings(
         source_file=source_file,
         matrix_sha256=matrix_sha256(vectors),
     )
+    session.add(config)
     try:
-        session.add(config)
         session.flush()
+    except IntegrityError as error:
+        # Another load committed this name after the check above; name is the only unique
+        # column of the row, so this is that conflict, reported like the check reports it.
+        raise _name_taken(name) from error
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_config_dir(name, target, accessions, vectors)
     except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
+        # No files, so no row: a caller that goes on with this session must not commit a
+        # config without vectors.
+        session.delete(config)
+        session.flush()
         raise
     return config
+
+
+def _name_taken(name: str) -> InputError:
+    return InputError("name", name, "an embedding config with this name already exists")
+
+
+def _write_config_dir(
+    name: str, target: Path, accessions: Sequence[str], vectors: np.ndarray
+) -> None:
+    """Write into a staging directory, then rename it to target (the caller holds the name).
+
+    The temporary directories start with '.', which no config name may, so they never collide
+    with a config directory.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    stale: Path | None = None
+    try:
+        np.save(staging / VECTORS_FILE, vectors, allow_pickle=False)
+        (staging / ACCESSIONS_FILE).write_text(
+            "".join(f"{accession}\n" for accession in accessions), encoding="utf-8"
+        )
+        if target.exists():
+            # Moved aside, not deleted, until the new directory is in place: a failure below
+            # puts it back, so a failed call leaves the directory as it found it.
+            stale = Path(tempfile.mkdtemp(prefix=f".{name}.stale.", dir=target.parent))
+            os.rename(target, stale / "config")
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if stale is not None:
+            if (stale / "config").exists() and not target.exists():
+                os.rename(stale / "config", target)
+            shutil.rmtree(stale, ignore_errors=True)
+        raise
+    if stale is not None:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def load_embeddings(name: str) -> EmbeddingMatrix:

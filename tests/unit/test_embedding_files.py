@@ -201,3 +201,31 @@ def test_blank_line_in_accession_list_names_file_and_line(tmp_path: Path) -> Non
     names.write_text("\n".join(ACCESSIONS) + "\n\n\n")
     accessions, _ = read_embedding_file(vectors, accessions_path=names)
     assert accessions == ACCESSIONS
+
+
+def test_zero_vector_is_refused_naming_file_row_and_accession(tmp_path: Path) -> None:
+    """A zero vector has no direction, so no cosine distance to any other."""
+    matrix = MATRIX.copy()
+    matrix[1] = 0.0
+    vectors, accessions = write_npy(tmp_path, matrix, ACCESSIONS)
+    with pytest.raises(InputError, match=r"zero vector in row 1 \(accession Q12754\)") as caught:
+        read_embedding_file(vectors, accessions_path=accessions)
+    assert caught.value.field == str(vectors)
+    assert caught.value.value == "Q12754"
+    path = write_h5(tmp_path / "zero.h5", {"P1": np.ones(3), "P2": np.zeros(3)})
+    with pytest.raises(InputError, match=r"zero vector in row 1 \(accession P2\)"):
+        read_embedding_file(path)
+    path = tmp_path / "zero.parquet"
+    pq.write_table(pa.table({"accession": ["P1", "P2"], "x": [0.0, 1.0], "y": [0.0, 2.0]}), path)
+    with pytest.raises(InputError, match=r"zero vector in row 0 \(accession P1\)"):
+        read_embedding_file(path)
+
+
+def test_null_accession_in_parquet_is_refused_naming_the_row(tmp_path: Path) -> None:
+    """str(None) would have stored the accession 'None'."""
+    path = tmp_path / "null.parquet"
+    table = pa.table({"accession": ["P1", None], "embedding": [[1.0, 2.0], [3.0, 4.0]]})
+    pq.write_table(table, path)
+    with pytest.raises(InputError, match="null accession in row 1") as caught:
+        read_embedding_file(path)
+    assert caught.value.field == str(path)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -18,11 +20,12 @@ from typer.testing import CliRunner
 
 from protea_pipelines.cli_load import load_app
 from protea_pipelines.errors import InputError
+from protea_pipelines.loaders import ontology
 from protea_pipelines.loaders.annotations import load_annotation_set
 from protea_pipelines.loaders.embeddings import load_embedding_file
 from protea_pipelines.loaders.ontology import load_ontology
 from protea_pipelines.loaders.sequences import load_sequences
-from protea_pipelines.store import db
+from protea_pipelines.store import db, embedding_store
 from protea_pipelines.store.embedding_store import load_embeddings, save_embeddings
 from protea_pipelines.store.models import (
     Annotation,
@@ -37,6 +40,9 @@ from protea_pipelines.store.models import (
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+# Imported by name: `from protea_pipelines.loaders import annotations` would find the package's
+# `from __future__ import annotations` instead of the module.
+annotation_loader = importlib.import_module("protea_pipelines.loaders.annotations")
 OBO = FIXTURES / "go_2019_excerpt.obo"
 YEAST_198 = FIXTURES / "yeast_htp_198_head.gaf"
 YEAST_203 = FIXTURES / "yeast_htp_203_head.gaf"
@@ -383,3 +389,114 @@ def test_cli_error_with_markup_in_the_value_is_printed_as_written(
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stderr.startswith("error: name: not a safe embedding config name (got '[/x]')")
+
+
+def test_embedding_load_losing_a_race_keeps_the_winners_directory(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loser passes the name check before the winner commits; it must fail on the name,
+    as the check would have, and leave the winner's files alone."""
+    winner = np.array([[1.0, 2.0]])
+    original = embedding_store.validate_embeddings
+
+    def race(*args: object) -> np.ndarray:
+        # The other load runs to its commit between the loser's check and its claim.
+        monkeypatch.setattr(embedding_store, "validate_embeddings", original)
+        with db.session_scope() as other:
+            save_embeddings(other, "dup", ["W1"], winner)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(embedding_store, "validate_embeddings", race)
+    message = "an embedding config with this name already exists"
+    with pytest.raises(InputError, match=message), db.session_scope() as session:
+        save_embeddings(session, "dup", ["L1", "L2"], np.ones((2, 2)))
+    stored = load_embeddings("dup")
+    assert stored.accessions == ("W1",)
+    assert np.array_equal(stored.vectors, winner.astype(np.float32))
+    assert sorted(path.name for path in (home / "embeddings").iterdir()) == ["dup"]
+
+
+def test_embedding_directory_without_a_row_is_replaced(session: Session, home: Path) -> None:
+    """Left by a load whose transaction rolled back after its files were moved in place."""
+    orphan = home / "embeddings" / "left"
+    orphan.mkdir(parents=True)
+    (orphan / "accessions.txt").write_text("OLD\n")
+    save_embeddings(session, "left", ["NEW"], np.ones((1, 2)))
+    assert load_embeddings("left").accessions == ("NEW",)
+    assert sorted(path.name for path in (home / "embeddings").iterdir()) == ["left"]
+
+
+def test_annotation_load_losing_a_race_is_an_input_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.session_scope() as session:
+        load_ontology(session, OBO, "go")
+    original = annotation_loader._read_rows
+
+    def race(*args: Any) -> Any:
+        monkeypatch.setattr(annotation_loader, "_read_rows", original)
+        with db.session_scope() as other:
+            load_annotation_set(other, [YEAST_198], "goa", "go", 198)
+        return original(*args)
+
+    monkeypatch.setattr(annotation_loader, "_read_rows", race)
+    with (
+        pytest.raises(InputError, match=r"annotation set \(goa, 198\) already exists"),
+        db.session_scope() as session,
+    ):
+        load_annotation_set(session, [YEAST_198], "goa", "go", 198)
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(AnnotationSet)) == 1
+
+
+def test_ontology_load_losing_a_race_is_an_input_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ontology.read_obo_header
+
+    def race(path: Path) -> Any:
+        monkeypatch.setattr(ontology, "read_obo_header", original)
+        with db.session_scope() as other:
+            load_ontology(other, OBO, "go")
+        return original(path)
+
+    monkeypatch.setattr(ontology, "read_obo_header", race)
+    message = "an ontology snapshot with this name already exists"
+    with pytest.raises(InputError, match=message), db.session_scope() as session:
+        load_ontology(session, OBO, "go")
+
+
+@pytest.mark.parametrize("source", [".goa", "-goa", "", "g" * 101, "go a"])
+def test_source_names_partition_keys_cannot_hold_are_refused(
+    session: Session, go: str, source: str
+) -> None:
+    with pytest.raises(InputError, match="source: not a valid source name") as caught:
+        load_annotation_set(session, [YEAST_198], source, go, 198)
+    assert "starting with a letter, digit or '_'" in str(caught.value.accepted)
+
+
+def test_source_of_100_characters_starting_with_underscore_is_kept(
+    session: Session, go: str
+) -> None:
+    annotation_set, _ = load_annotation_set(session, [YEAST_198], "_" + "g" * 99, go, 198)
+    assert annotation_set.source == "_" + "g" * 99
+
+
+@pytest.mark.parametrize("version", [0, 2**31])
+def test_versions_outside_a_postgresql_integer_are_refused(
+    session: Session, go: str, version: int
+) -> None:
+    with pytest.raises(InputError, match="version: a release version must be") as caught:
+        load_annotation_set(session, [YEAST_198], "goa", go, version)
+    assert caught.value.accepted == "1 to 2147483647"
+
+
+def test_fasta_records_postgresql_cannot_store_are_skipped(
+    session: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "limits.fasta"
+    path.write_text(f">{'A' * 100}\nMKV\n>{'B' * 101}\nMKV\n>P1 bad\x00name\nMKV\n")
+    report = load_sequences(session, path)
+    assert report.rows_kept == 1
+    assert report.skipped == {"NUL byte in header": 1, "accession too long": 1}
+    assert session.scalar(select(ProteinSequence.accession)) == "A" * 100

@@ -197,3 +197,34 @@ def test_a_truncated_gzip_file_is_an_input_error(tmp_path: Path) -> None:
     assert message.startswith(f"{path}: truncated gzip file: the data stops before its end marker")
     assert message.endswith("; accepted: a complete gzip file (download it again)")
     assert 0 < caught.value.value < 20000
+
+
+def test_values_postgresql_cannot_store_are_malformed_lines(tmp_path: Path) -> None:
+    """A NUL byte, or a value longer than its column, is refused here: PostgreSQL would fail
+    the whole load on it, where SQLite stores it."""
+    lines = YEAST_203.read_text().splitlines()
+    header, row = lines[:3], lines[3]
+
+    def damaged(column: int, value: str) -> str:
+        columns = row.split("\t")
+        columns[column] = value
+        return "\t".join(columns)
+
+    body = [
+        damaged(1, "A" * 100),  # line 4: the longest accession kept
+        damaged(1, "A" * 101),  # line 5
+        damaged(9, "name\x00"),  # line 6: a NUL in a column the loader does not store
+        damaged(6, "IDAIDAIDAID"),  # line 7: 11 characters of evidence code
+        damaged(14, "S" * 101),  # line 8
+    ]
+    path = tmp_path / "limits.gaf"
+    path.write_text("\n".join([*header, *body]) + "\n")
+    items = list(iter_gaf(path))
+    skipped = [(item.line_number, item.message) for item in items if isinstance(item, SkippedLine)]
+    assert skipped == [
+        (5, "accession too long: 101 characters; accepted: at most 100"),
+        (6, "NUL byte: in column 10"),
+        (7, "evidence code too long: 11 characters; accepted: at most 10"),
+        (8, "assigned by too long: 101 characters; accepted: at most 100"),
+    ]
+    assert [item.line_number for item in items if isinstance(item, GafRecord)] == [4]
