@@ -17,7 +17,7 @@ from protea_pipelines.assets.tasks import ExportTicket, PairTask
 from protea_pipelines.errors import InputError, ProteaError
 from protea_pipelines.export.service import (
     adopt_parent_job,
-    fail_parent,
+    reject_input,
     run_planned_in_one_step,
     validate_and_plan,
 )
@@ -61,15 +61,7 @@ def export_coordinator(
     try:
         mode = export_mode(os.environ.get(GATE))
     except InputError as error:
-        fail_parent(
-            timeline,
-            error.code,
-            str(error),
-            "export_coordinator.failed",
-            field=GATE,
-            value=error.value,
-            accepted=error.accepted,
-        )
+        reject_input(timeline, error)
         raise dg.Failure(description=str(error)) from None
     try:
         plan = validate_and_plan(payload_data, timeline, search.backend or None)

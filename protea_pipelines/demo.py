@@ -83,7 +83,7 @@ def load_demo_data() -> list[str]:
             config, _ = featurize_sequences(session, EMBEDDING, dim=320, kmer=3)
             done.append(f"embedding config {EMBEDDING}: {config.n_vectors} x {config.dim}")
     for release in DEMO_RELEASES:
-        version = release.version or int(release.cutoff.strftime("%Y%m%d"))  # type: ignore[union-attr]
+        version = release.version or int(f"{release.cutoff:%Y%m%d}")
         with session_scope() as session:
             exists = session.scalar(
                 select(AnnotationSet.id).where(

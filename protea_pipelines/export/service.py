@@ -96,16 +96,21 @@ def validate_and_plan(
         with session_scope() as session:
             return plan_export(session, payload, search_backend)
     except InputError as error:
-        fail_parent(
-            timeline,
-            error.code,
-            str(error),
-            "export_coordinator.failed",
-            field=error.field,
-            value=_jsonable(error.value),
-            accepted=error.accepted,
-        )
+        reject_input(timeline, error)
         raise
+
+
+def reject_input(timeline: Timeline, error: InputError) -> None:
+    """A pre-flight rejection: export_coordinator.failed with the field, value and accepted."""
+    fail_parent(
+        timeline,
+        error.code,
+        str(error),
+        "export_coordinator.failed",
+        field=error.field,
+        value=_jsonable(error.value),
+        accepted=error.accepted,
+    )
 
 
 def fail_parent(timeline: Timeline, code: str, message: str, event: str, **fields: Any) -> None:

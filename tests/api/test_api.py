@@ -439,7 +439,7 @@ def test_a_failed_export_reports_its_error_and_children(api: ApiServer) -> None:
     assert job["error"]["message"].startswith(f"{PAIRS} of {PAIRS} children failed: "), job
     assert job["meta"]["failed_children_count"] == PAIRS
     top = job["meta"]["top_error_messages"]
-    assert 1 <= len(top) <= 3 and all(isinstance(m, str) and m for m in top), top
+    assert len(top) in (1, 2, 3) and all(isinstance(m, str) and m for m in top), top
     assert job["finished_at"] is not None
     names = [e["name"] for e in all_events(api, job_id)["events"]]
     assert names[0] == "export_coordinator.start"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -166,7 +167,8 @@ def test_torch_device_option() -> None:
 
     import torch
 
-    assert get_backend("torch", device="cpu").resolved_device() == "cpu"  # type: ignore[attr-defined]
+    backend: Any = get_backend("torch", device="cpu")
+    assert backend.resolved_device() == "cpu"
     auto = get_backend("torch").resolved_device()  # type: ignore[attr-defined]
     assert auto == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
