@@ -15,7 +15,7 @@ from protea_pipelines.assets.orphans import adopt_reexecution
 from protea_pipelines.assets.tasks import ChildOutcome, ExportTicket
 from protea_pipelines.errors import ProteaError
 from protea_pipelines.export.plan import ExportPlan
-from protea_pipelines.export.policy import failure_reason
+from protea_pipelines.export.policy import failure_reason, warn_partial
 from protea_pipelines.export.service import fail_parent
 from protea_pipelines.export.stages import load_candidates, run_write_stage
 from protea_pipelines.jobs.parent_job import RUNNING, SUCCEEDED, finish_parent_job
@@ -73,12 +73,7 @@ def collect_export(
         fail_parent(timeline, "children_failed", reason, "export_collect.failed")
         raise dg.Failure(description=reason, metadata={"failed": failed, "dispatched": dispatched})
     if missing:
-        timeline.emit(
-            "export_collect.partial",
-            f"writing without {failed} failed pair(s)",
-            level="warning",
-            missing=[m["snapshot_pair"] for m in missing],
-        )
+        warn_partial(timeline, "export_collect.partial", missing)
     paths = {
         o.snapshot_pair: str(o.candidates_path) for o in outcomes if o.ok and o.candidates_path
     }

@@ -10,7 +10,7 @@ import pandas as pd
 
 from protea_pipelines.errors import ProteaError
 from protea_pipelines.export.plan import ExportPlan
-from protea_pipelines.export.policy import failure_reason
+from protea_pipelines.export.policy import failure_reason, warn_partial
 from protea_pipelines.export.stages import run_candidate_stage, run_knn_stage, run_write_stage
 from protea_pipelines.export.writer import WrittenDataset
 from protea_pipelines.jobs.children import report_child_failure, update_parent_progress
@@ -65,12 +65,7 @@ def run_export_in_one_step(plan: ExportPlan, job_id: str, timeline: Timeline) ->
     if reason is not None:
         raise ExportFailed(reason)
     if missing:
-        timeline.emit(
-            "export_research_dataset.partial",
-            f"writing without {len(missing)} failed pair(s)",
-            level="warning",
-            missing=[item["snapshot_pair"] for item in missing],
-        )
+        warn_partial(timeline, "export_research_dataset.partial", missing)
     written = run_write_stage(plan, frames, missing, job_id)
     timeline.emit(
         "export_research_dataset.written",

@@ -7,6 +7,7 @@ seconds with the reason, instead of after the fan-out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,8 @@ from protea_pipelines.errors import InputError
 from protea_pipelines.export.lineage import LineagePair, loaded_versions, resolve_lineage_pair
 from protea_pipelines.export.payload import SEARCH_BACKENDS, ExportPayload
 from protea_pipelines.store.models import AnnotationSet, Dataset, EmbeddingConfig, OntologySnapshot
+
+NamedRow = TypeVar("NamedRow", OntologySnapshot, EmbeddingConfig)
 
 
 @dataclass(frozen=True)
@@ -137,24 +140,21 @@ def split_field(split: str) -> str:
     return "train_versions" if split == "train" else "test_versions"
 
 
+def _named(session: Session, model: type[NamedRow], name: str, field: str, kind: str) -> NamedRow:
+    """The row of that name, or an InputError listing the names that exist."""
+    row = session.scalar(select(model).where(model.name == name))
+    if row is None:
+        names = session.scalars(select(model.name).order_by(model.name))
+        raise InputError(field, name, f"unknown {kind}", accepted=list(names) or "none")
+    return row
+
+
 def _ontology_snapshot_id(session: Session, name: str) -> int:
-    snapshot_id = session.scalar(select(OntologySnapshot.id).where(OntologySnapshot.name == name))
-    if snapshot_id is None:
-        names = session.scalars(select(OntologySnapshot.name).order_by(OntologySnapshot.name))
-        raise InputError(
-            "ontology_snapshot", name, "unknown ontology snapshot", accepted=list(names) or "none"
-        )
-    return snapshot_id
+    return _named(session, OntologySnapshot, name, "ontology_snapshot", "ontology snapshot").id
 
 
 def _embedding_config(session: Session, name: str) -> EmbeddingConfig:
-    config = session.scalar(select(EmbeddingConfig).where(EmbeddingConfig.name == name))
-    if config is None:
-        names = session.scalars(select(EmbeddingConfig.name).order_by(EmbeddingConfig.name))
-        raise InputError(
-            "embedding_config", name, "unknown embedding config", accepted=list(names) or "none"
-        )
-    return config
+    return _named(session, EmbeddingConfig, name, "embedding_config", "embedding config")
 
 
 def _check_output_name_free(session: Session, name: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from protea_pipelines.jobs.timeline import Timeline
+
 
 def export_fails(failed: int, dispatched: int, failure_ratio: float) -> bool:
     """Fail when every child failed, or when the failed share reaches failure_ratio.
@@ -22,4 +24,14 @@ def failure_reason(
     errors = "; ".join(item["error"] for item in missing[:3])
     return (
         f"{len(missing)} of {dispatched} children failed (failure_ratio {failure_ratio}): {errors}"
+    )
+
+
+def warn_partial(timeline: Timeline, event: str, missing: list[dict[str, str]]) -> None:
+    """Say, before the write, which pairs the dataset will be without."""
+    timeline.emit(
+        event,
+        f"writing without {len(missing)} failed pair(s)",
+        level="warning",
+        missing=[item["snapshot_pair"] for item in missing],
     )
